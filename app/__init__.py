@@ -1,0 +1,42 @@
+"""Touchpoint: couriers hand the sales opportunities they see to the reps who own them.
+
+`create_app` builds the Flask app: configuration, database, login, CSRF, rate
+limits, security headers, blueprints and the command line.
+"""
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as settings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config=None):
+    """Create the app; `config` (a dict) overrides defaults and environment."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or
+                os.path.join(ROOT, "instance"),
+                template_folder=os.path.join(ROOT, "templates"),
+                static_folder=os.path.join(ROOT, "static"))
+    app.config.from_mapping(settings.defaults(app.instance_path))
+    app.config.update(settings.from_environment())
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
+    if app.config["PROXY_FIX"]:
+        n = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from . import db, auth, errors, security, views, capture, api, cli
+    db.init_app(app)
+    auth.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    views.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(capture.bp)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    return app

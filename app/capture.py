@@ -1,0 +1,171 @@
+"""The courier's capture: the New lead form, its confirmation and "My leads".
+
+`CaptureForm` holds every rule a lead's fields must meet; the JSON API checks
+its bodies with the very same form, so a page and a script can never disagree.
+"""
+import math
+import re
+import uuid
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, SelectChoice, FileField, FloatField, HiddenField, RadioField,
+                     StringField, TextAreaField)
+from wtforms.validators import (DataRequired, Email, InputRequired, Length,
+                                NumberRange, Optional, Regexp, ValidationError)
+
+from . import photos
+from .auth import role_required
+from .models import CATEGORIES, TEMPERATURES, DuplicateSubmission, Lead
+
+bp = Blueprint("capture", __name__)
+
+PHONE = re.compile(r"^\+?[0-9 ()./-]{6,32}$")
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def printable(form, field):
+    """Refuse control characters (a NUL would not even store in PostgreSQL)."""
+    if isinstance(field.data, str) and CONTROL_CHARS.search(field.data):
+        raise ValidationError("Remove the special (control) characters.")
+
+
+def finite(form, field):
+    if field.data is not None and not math.isfinite(field.data):
+        raise ValidationError("Must be a number.")
+
+
+def a_uuid(form, field):
+    try:
+        uuid.UUID(field.data or "")
+    except ValueError:
+        raise ValidationError("Must be a UUID, e.g. 0b7c8a3e-5d41-4f2a-9c3b-1e2f3a4b5c6d.")
+
+
+def text(label, max_length, *validators, required=False):
+    first = [DataRequired("Required.")] if required else [Optional()]
+    return StringField(label, filters=[strip], validators=first + [
+        Length(max=max_length, message="At most %d characters." % max_length),
+        printable, *validators])
+
+
+def _choices(labels):
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+class CaptureForm(FlaskForm):
+    """A lead as a courier sends it: only the business name, category and
+    temperature are required, so a lead takes seconds."""
+    client_uuid = HiddenField(validators=[InputRequired("Required."), a_uuid])
+    business_name = text("Business name", 120, required=True)
+    category = RadioField("What did you see?", choices=_choices(CATEGORIES),
+                          validators=[InputRequired("Pick one.")])
+    competitor = text("Which competitor?", 80)
+    temperature = RadioField("How hot?", choices=_choices(TEMPERATURES),
+                             default="warm", validators=[InputRequired("Pick one.")])
+    contact_name = text("Contact name", 100)
+    contact_phone = text("Phone", 32, Regexp(PHONE, message=(
+        "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.")))
+    contact_email = text("Email", 254, Email("That doesn't look like an email address."))
+    address = text("Address", 200)
+    postcode = text("Postcode", 12, Regexp(r"^[A-Za-z0-9 -]*$",
+                                           message="Letters, digits and spaces only."))
+    note = TextAreaField("Note", filters=[strip], validators=[
+        Optional(), Length(max=1000, message="At most 1000 characters."), printable])
+    expects_call = BooleanField("The customer expects a call")
+    lat = FloatField("Latitude", validators=[
+        Optional(), finite, NumberRange(-90, 90, "Latitude is between -90 and 90.")])
+    lng = FloatField("Longitude", validators=[
+        Optional(), finite, NumberRange(-180, 180, "Longitude is between -180 and 180.")])
+    photo = FileField("Photo")
+
+    def validate_lng(self, field):
+        if (self.lat.data is None) != (field.data is None):
+            raise ValidationError("Give both latitude and longitude, or neither.")
+
+
+# The form's fields a Lead stores as they are (the photo is handled apart).
+LEAD_FIELDS = ("business_name", "category", "competitor", "temperature", "contact_name",
+               "contact_phone", "contact_email", "address", "postcode", "note",
+               "expects_call", "lat", "lng")
+
+
+def lead_fields(form):
+    """The lead's columns from a validated CaptureForm."""
+    values = {name: getattr(form, name).data for name in LEAD_FIELDS}
+    for name, value in values.items():
+        if value is None and name not in ("lat", "lng"):
+            values[name] = ""
+    values["postcode"] = values["postcode"].upper()
+    if values["category"] != "competitor":
+        values["competitor"] = ""
+    return values
+
+
+def submit_lead(courier, form, photo_bytes=None):
+    """Store a validated lead (and its prepared photo); return (lead, created)."""
+    fields = lead_fields(form)
+    name = photos.store(photo_bytes) if photo_bytes else None
+    try:
+        lead, created = Lead.submit(courier, dict(fields, photo=name), form.client_uuid.data)
+    except BaseException:
+        photos.delete(name)
+        raise
+    if not created:
+        photos.delete(name)
+    return lead, created
+
+
+@bp.route("/leads/new", methods=("GET", "POST"))
+@role_required("courier")
+def new_lead():
+    """The New lead form; on success, the confirmation page."""
+    form = CaptureForm()
+    if request.method == "GET":
+        form.client_uuid.data = str(uuid.uuid4())
+    elif form.validate():
+        photo_bytes = _form_photo(form)
+        if photo_bytes is not False:
+            try:
+                lead, _ = submit_lead(current_user, form, photo_bytes)
+            except DuplicateSubmission:
+                form.client_uuid.data = str(uuid.uuid4())
+                form.business_name.errors.append("This form was already used. Check and send again.")
+            else:
+                return redirect(url_for("capture.sent", lead_id=lead.id))
+    status = 422 if form.errors else 200
+    return render_template("capture/new.html", form=form), status
+
+
+def _form_photo(form):
+    """The uploaded photo prepared for storage, None if none, False if refused."""
+    upload = form.photo.data
+    if not upload or not getattr(upload, "filename", None):
+        return None
+    try:
+        return photos.prepare(upload.stream, current_app.config)
+    except photos.PhotoError as exc:
+        form.photo.errors = [str(exc)]
+        return False
+
+
+@bp.route("/leads/<int:lead_id>/sent")
+@role_required("courier")
+def sent(lead_id):
+    """Where the courier's lead went."""
+    lead = Lead.get_visible(current_user, lead_id)
+    return render_template("capture/sent.html", lead=lead)
+
+
+@bp.route("/my-leads")
+@role_required("courier")
+def my_leads():
+    """Every lead the courier sent, newest first, with its status."""
+    before = request.args.get("before", type=int)
+    leads, next_before = Lead.page(Lead.visible_to(current_user), before)
+    return render_template("capture/mine.html", leads=leads, next_before=next_before)

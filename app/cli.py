@@ -1,0 +1,120 @@
+"""The command line, `flask --app wsgi …`, for operators and scripts.
+
+Passwords are read from a prompt or standard input, never from an argument
+(which would land in shell history and the process list).
+"""
+import sys
+
+import click
+from flask import current_app
+
+from . import demo as demo_depot
+from .auth import MIN_PASSWORD, set_password
+from .db import db, migrate
+from .models import ROLES, ApiToken, Route, User
+
+
+def _read_password():
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@click.command("migrate")
+def migrate_command():
+    """Apply pending database migrations."""
+    applied = migrate()
+    click.echo("Applied: %s" % ", ".join(applied) if applied else "Database is up to date.")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--phone", default="")
+@click.option("--route", "route_code", default=None, help="A courier's route code.")
+def create_user_command(email, name, role, phone, route_code):
+    """Create a user; the password is read from a prompt or stdin."""
+    email = email.strip().lower()
+    with db.connection_context():
+        if User.by_email(email):
+            raise click.ClickException("A user with that email already exists.")
+        route = None
+        if route_code:
+            route = Route.get_or_none(Route.code == route_code)
+            if route is None:
+                raise click.ClickException("No route %r." % route_code)
+        password = _read_password()
+        if len(password) < MIN_PASSWORD:
+            raise click.ClickException("Use a password of at least %d characters." % MIN_PASSWORD)
+        user = User.create(email=email, name=name, role=role, phone=phone, route=route)
+        set_password(user, password)
+    click.echo("Created %s %s (%s)." % (role, name, email))
+
+
+@click.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", help="What the token is for.")
+def token_command(email, name):
+    """Create a personal API token for EMAIL and print it (once)."""
+    with db.connection_context():
+        user = User.by_email(email)
+        if user is None or not user.active:
+            raise click.ClickException("No active user with that email.")
+        row, token = ApiToken.issue(user, name)
+    click.echo(token)
+    click.echo("Token #%d for %s. It is shown only now; revoke it with "
+               "`flask --app wsgi revoke-token %d`." % (row.id, user.email, row.id), err=True)
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token_command(token_id):
+    """Revoke the API token with this id."""
+    with db.connection_context():
+        row = ApiToken.get_or_none(ApiToken.id == token_id)
+        if row is None:
+            raise click.ClickException("No token #%d." % token_id)
+        row.revoke()
+    click.echo("Revoked token #%d." % token_id)
+
+
+@click.command("demo")
+def demo_command():
+    """Create a demo depot with people, routes and ~50 leads, and print the logins."""
+    migrate()
+    with db.connection_context():
+        if User.select().exists():
+            raise click.ClickException("The database already has users; demo data goes "
+                                       "only into an empty one.")
+        logins = demo_depot.create()
+    _print_logins(logins)
+
+
+def _print_logins(logins):
+    click.echo("Demo logins (password for all: %s):" % demo_depot.PASSWORD)
+    for user in logins:
+        click.echo("  %-8s %-28s %s" % (user.role, user.email, user.name))
+
+
+@click.command("serve")
+@click.option("--demo", is_flag=True, help="Load the demo depot into an empty database.")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(demo, host, port):
+    """Migrate, optionally load demo data, and serve the app (development server)."""
+    migrate()
+    with db.connection_context():
+        if demo and not User.select().exists():
+            _print_logins(demo_depot.create())
+        elif demo:
+            click.echo("Demo data already loaded; log in as before (password %s)."
+                       % demo_depot.PASSWORD)
+    click.echo("Touchpoint is at http://%s:%d/" % (host, port))
+    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def init_app(app):
+    for command in (migrate_command, create_user_command, token_command,
+                    revoke_token_command, demo_command, serve_command):
+        app.cli.add_command(command)

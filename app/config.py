@@ -1,0 +1,81 @@
+"""Configuration: safe defaults first, then environment variables (12-factor).
+
+Everything a depot changes to scale out (database, queue, rate-limit storage,
+secrets) is an environment variable; nothing secret is ever written to the repo.
+"""
+import os
+import secrets
+from datetime import timedelta
+
+MB = 1024 * 1024
+
+
+def defaults(instance_path):
+    """The settings a fresh machine runs with."""
+    return {
+        "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "touchpoint.db"),
+        "PHOTO_FOLDER": os.path.join(instance_path, "photos"),
+        "PHOTO_MAX_BYTES": 10 * MB,
+        "PHOTO_MAX_PIXELS": 1600,
+        # The whole request may carry a 10 MB photo plus the form's text.
+        "MAX_CONTENT_LENGTH": 11 * MB,
+        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "touchpoint_session",
+        # No remember-me cookie is ever set (the session itself lasts 14 days),
+        # but should one be, it gets the same protection.
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=14),
+        # CSRF is checked in a before_request hook so that Bearer-token calls
+        # (which no browser sends cross-site) can skip it; see app/auth.py.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "DEPOT_TIMEZONE": "UTC",
+        "PROXY_FIX": 0,
+        "FORCE_HTTPS_COOKIES": False,
+    }
+
+
+ENV_STRINGS = ("DATABASE_URL", "SECRET_KEY", "PHOTO_FOLDER", "RATELIMIT_STORAGE_URI",
+               "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD")
+ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX")
+ENV_BOOLS = ("FORCE_HTTPS_COOKIES",)
+
+
+def from_environment(environ=os.environ):
+    """The settings the environment overrides, converted to their types."""
+    found = {name: environ[name] for name in ENV_STRINGS if environ.get(name)}
+    found.update({name: int(environ[name]) for name in ENV_INTS if environ.get(name)})
+    found.update({name: environ[name].lower() in ("1", "true", "yes")
+                  for name in ENV_BOOLS if environ.get(name)})
+    return found
+
+
+def load_secret_key(instance_path):
+    """Read the instance's secret key, generating it on first run.
+
+    The key is written to a temporary file and linked into place, so that
+    several workers starting at once all end up reading the same key.
+    """
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        os.makedirs(instance_path, exist_ok=True)
+        tmp = "%s.%s" % (path, secrets.token_hex(4))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as f:
+        return f.read().strip()

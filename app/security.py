@@ -1,0 +1,68 @@
+"""Request-wide protections: CSRF, rate limits, cookie flags and security headers.
+
+CSRF is checked here rather than by Flask-WTF's default hook so that requests
+authenticated by a Bearer token skip it: a browser never attaches our tokens
+cross-site, and a request that carries one is never authenticated by cookie
+(see app/auth.py).
+"""
+from flask import has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def bearer_token():
+    """The token of an `Authorization: Bearer …` header, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app):
+        forced = app.config["FORCE_HTTPS_COOKIES"]
+        return forced or (has_request_context() and request.is_secure)
+
+
+def init_app(app):
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.session_interface = SessionInterface()
+
+    @app.before_request
+    def _check_csrf():
+        if request.method not in SAFE_METHODS and bearer_token() is None:
+            csrf.protect()
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "geolocation=(self), camera=(self), microphone=()"
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        return response

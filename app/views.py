@@ -1,0 +1,70 @@
+"""Pages every role shares: the home redirect, the lead list and the lead page.
+
+Reps and managers get a plain list of the leads they may see; anyone who may
+see a lead gets its page with details, photo and timeline. (The rep's
+workflow and the manager's feed grow from here.)
+"""
+import os
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+from flask import (Blueprint, abort, current_app, redirect, render_template, request,
+                   send_file, url_for)
+from flask_login import current_user, login_required
+
+from . import photos
+from .auth import home_for, role_required
+from .models import Lead, Territory, User
+
+bp = Blueprint("views", __name__)
+
+
+@bp.route("/")
+def home():
+    """Each role's home; the login page for everyone else."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(home_for(current_user))
+
+
+@bp.route("/leads")
+@role_required("rep", "manager")
+def leads():
+    """The leads this rep or manager may see, newest first."""
+    before = request.args.get("before", type=int)
+    query = Lead.visible_to(current_user).select(Lead, User, Territory).join(
+        User, on=Lead.courier).switch(Lead).join(Territory, join_type="LEFT OUTER")
+    rows, next_before = Lead.page(query, before)
+    return render_template("leads/list.html", leads=rows, next_before=next_before)
+
+
+@bp.route("/leads/<int:lead_id>")
+@login_required
+def lead(lead_id):
+    """One lead: details, photo and timeline."""
+    lead = Lead.get_visible(current_user, lead_id)
+    return render_template("leads/detail.html", lead=lead, events=list(lead.timeline()))
+
+
+@bp.route("/leads/<int:lead_id>/photo")
+@login_required
+def lead_photo(lead_id):
+    """The lead's photo, to those who may see the lead."""
+    lead = Lead.get_visible(current_user, lead_id)
+    if not lead.photo or not os.path.exists(photos.path(lead.photo)):
+        abort(404)
+    response = send_file(photos.path(lead.photo), mimetype="image/jpeg", max_age=86400)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def local_time(value, fmt="%d %b %H:%M"):
+    """A stored UTC time in the depot's time zone."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(current_app.config["DEPOT_TIMEZONE"])
+    return value.replace(tzinfo=timezone.utc).astimezone(zone).strftime(fmt)
+
+
+def init_app(app):
+    app.add_template_filter(local_time)

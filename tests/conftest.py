@@ -1,0 +1,157 @@
+"""Test fixtures: an app per test on SQLite and on PostgreSQL, and a small depot.
+
+Every test that uses `app` runs twice, once per database. PostgreSQL is the
+local server at TEST_POSTGRES_URL; where none is reachable its tests are
+skipped with the reason, except in CI (CI=true), where that is a failure.
+"""
+import os
+import re
+import uuid
+from types import SimpleNamespace
+
+import peewee
+import pytest
+
+from app import create_app
+from app.db import db, migrate, open_database
+from app.models import (MODELS, ApiToken, PostcodePrefix, Route, Territory,
+                        TerritoryRep, User)
+
+PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A clean, migrated PostgreSQL database for this test session."""
+    try:
+        database = open_database(PG_URL)
+        database.connect()
+    except peewee.OperationalError as exc:
+        reason = "PostgreSQL not reachable at %s: %s" % (PG_URL, str(exc).strip())
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    database.execute_sql("DROP SCHEMA public CASCADE")
+    database.execute_sql("CREATE SCHEMA public")
+    database.close()
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return "sqlite:///%s" % (tmp_path / "touchpoint.db")
+    return request.getfixturevalue("postgres")
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        "PHOTO_FOLDER": str(tmp_path / "photos"),
+        # A fast KDF setting keeps the suite quick; production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "RATELIMIT_ENABLED": False,
+    })
+    migrate()
+    if database_url.startswith("postgres"):
+        tables = ", ".join('"%s"' % m._meta.table_name for m in MODELS)
+        with db.connection_context():
+            db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % tables)
+    db.connect(reuse_if_open=True)
+    yield app
+    db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_user(role, email=None, name=None, route=None, password=PASSWORD, territory=None,
+              membership="primary"):
+    """A user with a known password; a rep may be put straight into a territory."""
+    from app.auth import hash_password
+    user = User.create(email=email or "%s-%s@depot.test" % (role, uuid.uuid4().hex[:6]),
+                       name=name or role.capitalize(), role=role, route=route,
+                       password_hash=hash_password(password))
+    if territory is not None:
+        TerritoryRep.create(territory=territory, rep=user, membership=membership)
+    return user
+
+
+@pytest.fixture
+def depot(app):
+    """Two territories, two routes, two couriers, a rep in each territory, a
+    backup rep and a manager."""
+    with app.test_request_context():
+        north = Territory.create(name="North")
+        south = Territory.create(name="South")
+        PostcodePrefix.create(territory=north, prefix="AB")
+        PostcodePrefix.create(territory=south, prefix="AB9")
+        PostcodePrefix.create(territory=south, prefix="CD")
+        r1 = Route.create(code="R1", name="North loop", territory=north)
+        r2 = Route.create(code="R2", name="South loop", territory=south)
+        off_route = Route.create(code="R9", name="Unassigned route")
+        return SimpleNamespace(
+            north=north, south=south, r1=r1, r2=r2, off_route=off_route,
+            courier=make_user("courier", "ann@depot.test", "Ann", route=r1),
+            courier2=make_user("courier", "bob@depot.test", "Bob", route=r2),
+            rover=make_user("courier", "cat@depot.test", "Cat", route=off_route),
+            rep=make_user("rep", "dana@depot.test", "Dana", territory=north),
+            rep_south=make_user("rep", "eve@depot.test", "Eve", territory=south),
+            backup=make_user("rep", "finn@depot.test", "Finn", territory=north,
+                             membership="backup"),
+            manager=make_user("manager", "gus@depot.test", "Gus"),
+        )
+
+
+def csrf_token(client, path="/login"):
+    """The CSRF token the site puts in every page's <meta name="csrf-token">."""
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+class Auth:
+    """Log a test client in and out, as flaskr's tests do."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user, password=PASSWORD):
+        token = csrf_token(self.client)
+        return self.client.post("/login", data={"email": user.email, "password": password,
+                                                "csrf_token": token})
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+def bearer(user, name="test"):
+    """Headers with a fresh personal API token for user."""
+    _, token = ApiToken.issue(user, name)
+    return {"Authorization": "Bearer " + token}
+
+
+def lead_form(**overrides):
+    """A valid New lead form, as a browser posts it."""
+    data = {"client_uuid": str(uuid.uuid4()), "business_name": "Joe's Bakery",
+            "category": "new_business", "temperature": "hot", "contact_name": "Joe",
+            "contact_phone": "+44 20 7946 0000", "contact_email": "joe@joesbakery.co.uk",
+            "address": "1 High St", "postcode": "AB1 2CD", "note": "Opens Monday",
+            "expects_call": "y"}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
