@@ -7,6 +7,8 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
 from .auth import MIN_PASSWORD, set_password
@@ -21,6 +23,7 @@ def _read_password():
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command():
     """Apply pending database migrations."""
     applied = migrate()
@@ -28,6 +31,7 @@ def migrate_command():
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
@@ -53,6 +57,7 @@ def create_user_command(email, name, role, phone, route_code):
 
 
 @click.command("token")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="cli", help="What the token is for.")
 def token_command(email, name):
@@ -68,6 +73,7 @@ def token_command(email, name):
 
 
 @click.command("revoke-token")
+@with_appcontext
 @click.argument("token_id", type=int)
 def revoke_token_command(token_id):
     """Revoke the API token with this id."""
@@ -80,6 +86,7 @@ def revoke_token_command(token_id):
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command():
     """Create a demo depot with people, routes and ~50 leads, and print the logins."""
     migrate()
@@ -98,6 +105,7 @@ def _print_logins(logins):
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--demo", is_flag=True, help="Load the demo depot into an empty database.")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
@@ -111,7 +119,8 @@ def serve_command(demo, host, port):
             click.echo("Demo data already loaded; log in as before (password %s)."
                        % demo_depot.PASSWORD)
     click.echo("Touchpoint is at http://%s:%d/" % (host, port))
-    current_app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # app.run() refuses to start inside the flask command, so call werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
 def init_app(app):

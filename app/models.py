@@ -9,7 +9,7 @@ import secrets
 import uuid
 from datetime import datetime, timezone
 
-from peewee import (BooleanField, CharField, DateTimeField, DoubleField,
+from peewee import (JOIN, BooleanField, CharField, DateTimeField, DoubleField,
                     ForeignKeyField, IntegrityError, Model, TextField, UUIDField,
                     fn)
 from werkzeug.exceptions import NotFound
@@ -301,7 +301,7 @@ class Lead(BaseModel):
         return TEMPERATURES.get(self.temperature, self.temperature)
 
     def timeline(self):
-        return (LeadEvent.select(LeadEvent, User).join(User, on=LeadEvent.actor, join_type="LEFT OUTER")
+        return (LeadEvent.select(LeadEvent, User).join(User, on=LeadEvent.actor, join_type=JOIN.LEFT_OUTER)
                 .where(LeadEvent.lead == self).order_by(LeadEvent.id))
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import (Blueprint, abort, current_app, redirect, render_template, request,
                    send_file, url_for)
 from flask_login import current_user, login_required
+from peewee import JOIN
 
 from . import photos
 from .auth import home_for, role_required
@@ -33,7 +34,7 @@ def leads():
     """The leads this rep or manager may see, newest first."""
     before = request.args.get("before", type=int)
     query = Lead.visible_to(current_user).select(Lead, User, Territory).join(
-        User, on=Lead.courier).switch(Lead).join(Territory, join_type="LEFT OUTER")
+        User, on=Lead.courier).switch(Lead).join(Territory, join_type=JOIN.LEFT_OUTER)
     rows, next_before = Lead.page(query, before)
     return render_template("leads/list.html", leads=rows, next_before=next_before)
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import peewee
 import pytest
+from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.db import db, migrate, open_database
@@ -18,6 +19,8 @@ from app.models import (MODELS, ApiToken, PostcodePrefix, Route, Territory,
                         TerritoryRep, User)
 
 PASSWORD = "correct horse battery"
+# A fast KDF setting keeps the suite quick; production uses scrypt.
+FAST_HASH = "pbkdf2:sha256:1000"
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -46,17 +49,25 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "DATABASE_URL": database_url,
-        "PHOTO_FOLDER": str(tmp_path / "photos"),
-        # A fast KDF setting keeps the suite quick; production uses scrypt.
-        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "RATELIMIT_ENABLED": False,
-    })
-    migrate()
+def make_app(database_url, tmp_path):
+    """Make a migrated app on this test's database; overrides change its config."""
+    def make(**overrides):
+        app = create_app(dict({
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "PHOTO_FOLDER": str(tmp_path / "photos"),
+            "PASSWORD_HASH_METHOD": FAST_HASH,
+            "RATELIMIT_ENABLED": False,
+        }, **overrides))
+        migrate()
+        return app
+    return make
+
+
+@pytest.fixture
+def app(make_app, database_url):
+    app = make_app()
     if database_url.startswith("postgres"):
         tables = ", ".join('"%s"' % m._meta.table_name for m in MODELS)
         with db.connection_context():
@@ -79,10 +90,9 @@ def runner(app):
 def make_user(role, email=None, name=None, route=None, password=PASSWORD, territory=None,
               membership="primary"):
     """A user with a known password; a rep may be put straight into a territory."""
-    from app.auth import hash_password
     user = User.create(email=email or "%s-%s@depot.test" % (role, uuid.uuid4().hex[:6]),
                        name=name or role.capitalize(), role=role, route=route,
-                       password_hash=hash_password(password))
+                       password_hash=generate_password_hash(password, FAST_HASH))
     if territory is not None:
         TerritoryRep.create(territory=territory, rep=user, membership=membership)
     return user
@@ -92,26 +102,25 @@ def make_user(role, email=None, name=None, route=None, password=PASSWORD, territ
 def depot(app):
     """Two territories, two routes, two couriers, a rep in each territory, a
     backup rep and a manager."""
-    with app.test_request_context():
-        north = Territory.create(name="North")
-        south = Territory.create(name="South")
-        PostcodePrefix.create(territory=north, prefix="AB")
-        PostcodePrefix.create(territory=south, prefix="AB9")
-        PostcodePrefix.create(territory=south, prefix="CD")
-        r1 = Route.create(code="R1", name="North loop", territory=north)
-        r2 = Route.create(code="R2", name="South loop", territory=south)
-        off_route = Route.create(code="R9", name="Unassigned route")
-        return SimpleNamespace(
-            north=north, south=south, r1=r1, r2=r2, off_route=off_route,
-            courier=make_user("courier", "ann@depot.test", "Ann", route=r1),
-            courier2=make_user("courier", "bob@depot.test", "Bob", route=r2),
-            rover=make_user("courier", "cat@depot.test", "Cat", route=off_route),
-            rep=make_user("rep", "dana@depot.test", "Dana", territory=north),
-            rep_south=make_user("rep", "eve@depot.test", "Eve", territory=south),
-            backup=make_user("rep", "finn@depot.test", "Finn", territory=north,
-                             membership="backup"),
-            manager=make_user("manager", "gus@depot.test", "Gus"),
-        )
+    north = Territory.create(name="North")
+    south = Territory.create(name="South")
+    PostcodePrefix.create(territory=north, prefix="AB")
+    PostcodePrefix.create(territory=south, prefix="AB9")
+    PostcodePrefix.create(territory=south, prefix="CD")
+    r1 = Route.create(code="R1", name="North loop", territory=north)
+    r2 = Route.create(code="R2", name="South loop", territory=south)
+    off_route = Route.create(code="R9", name="Unassigned route")
+    return SimpleNamespace(
+        north=north, south=south, r1=r1, r2=r2, off_route=off_route,
+        courier=make_user("courier", "ann@depot.test", "Ann", route=r1),
+        courier2=make_user("courier", "bob@depot.test", "Bob", route=r2),
+        rover=make_user("courier", "cat@depot.test", "Cat", route=off_route),
+        rep=make_user("rep", "dana@depot.test", "Dana", territory=north),
+        rep_south=make_user("rep", "eve@depot.test", "Eve", territory=south),
+        backup=make_user("rep", "finn@depot.test", "Finn", territory=north,
+                         membership="backup"),
+        manager=make_user("manager", "gus@depot.test", "Gus"),
+    )
 
 
 def csrf_token(client, path="/login"):
