@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
-from .auth import MIN_PASSWORD, set_password
+from .auth import MIN_PASSWORD, deactivate, set_password
 from .db import db, migrate
 from .models import ROLES, ApiToken, Route, User
 
@@ -49,11 +49,43 @@ def create_user_command(email, name, role, phone, route_code):
             if route is None:
                 raise click.ClickException("No route %r." % route_code)
         password = _read_password()
-        if len(password) < MIN_PASSWORD:
-            raise click.ClickException("Use a password of at least %d characters." % MIN_PASSWORD)
+        _check_password(password)
         user = User.create(email=email, name=name, role=role, phone=phone, route=route)
         set_password(user, password)
     click.echo("Created %s %s (%s)." % (role, name, email))
+
+
+@click.command("set-password")
+@with_appcontext
+@click.argument("email")
+def set_password_command(email):
+    """Set EMAIL's password (from a prompt or stdin); their sessions end."""
+    with db.connection_context():
+        user = User.by_email(email)
+        if user is None:
+            raise click.ClickException("No user with that email.")
+        password = _read_password()
+        _check_password(password)
+        set_password(user, password)
+    click.echo("Password set for %s; their other sessions have ended." % user.email)
+
+
+@click.command("deactivate")
+@with_appcontext
+@click.argument("email")
+def deactivate_command(email):
+    """Deactivate EMAIL: no more logins, and their sessions and tokens stop now."""
+    with db.connection_context():
+        user = User.by_email(email)
+        if user is None:
+            raise click.ClickException("No user with that email.")
+        deactivate(user)
+    click.echo("Deactivated %s." % user.email)
+
+
+def _check_password(password):
+    if len(password) < MIN_PASSWORD:
+        raise click.ClickException("Use a password of at least %d characters." % MIN_PASSWORD)
 
 
 @click.command("token")
@@ -124,6 +156,7 @@ def serve_command(demo, host, port):
 
 
 def init_app(app):
-    for command in (migrate_command, create_user_command, token_command,
+    for command in (migrate_command, create_user_command, set_password_command,
+                    deactivate_command, token_command,
                     revoke_token_command, demo_command, serve_command):
         app.cli.add_command(command)

@@ -1,6 +1,6 @@
 """The command line an operator or script drives: migrate, users, tokens, demo."""
 from app.models import ApiToken, Lead, Route, Territory, TerritoryRep, User
-from conftest import make_user
+from conftest import Auth, make_user
 
 
 def test_migrate_reports_an_up_to_date_database(runner):
@@ -17,7 +17,6 @@ def test_create_user_reads_the_password_from_stdin(runner, client, depot):
     user = User.by_email("new.courier@depot.test")
     assert user.route_id == depot.r1.id and user.role == "courier"
     assert "a long enough password" not in user.password_hash
-    from conftest import Auth
     assert Auth(client).login(user, "a long enough password").status_code == 302
 
 
@@ -70,3 +69,17 @@ def test_demo_refuses_a_database_that_has_users(runner, app):
     result = runner.invoke(args=["demo"])
     assert result.exit_code != 0 and "already has users" in result.output
     assert Territory.select().count() == 0
+
+
+def test_set_password_and_deactivate_end_sessions(runner, client, depot):
+    auth = Auth(client)
+    auth.login(depot.courier)
+    result = runner.invoke(args=["set-password", "ann@depot.test"], input="brand new password\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/my-leads").status_code == 302
+    assert auth.login(depot.courier, "brand new password").status_code == 302
+    assert runner.invoke(args=["set-password", "ann@depot.test"], input="short\n").exit_code != 0
+    assert runner.invoke(args=["deactivate", "ann@depot.test"]).exit_code == 0
+    assert client.get("/my-leads").status_code == 302
+    assert auth.login(depot.courier, "brand new password").status_code == 401
+    assert "No user" in runner.invoke(args=["deactivate", "x@depot.test"]).output
