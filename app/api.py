@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from . import photos
 from .capture import CaptureForm, submit_lead
 from .errors import ApiError
-from .models import DuplicateSubmission, Lead
+from .models import MAX_ID, DuplicateSubmission, Lead
 from .openapi import LEAD_INPUT, document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -85,6 +85,8 @@ def json_body():
         body = json.loads(request.get_data(as_text=True))
     except ValueError as exc:
         raise ApiError(400, "malformed_json", "The body is not valid JSON: %s" % exc)
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "The body is nested too deeply.")
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "The body must be a JSON object.")
     return body
@@ -123,6 +125,19 @@ def shape_errors(body):
     return fields
 
 
+def unicode_errors(body):
+    """Per-field messages for text holding a lone surrogate: JSON may escape one
+    ("\\ud800"), but it is not Unicode, and no database can store it."""
+    fields = {}
+    for name, value in body.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                fields[name] = ["Must be valid Unicode text."]
+    return fields
+
+
 def as_formdata(body):
     """A JSON lead as the form data a browser would post for it."""
     data = MultiDict()
@@ -142,7 +157,7 @@ def invalid(fields):
 def create_lead():
     """Submit a lead; the same client_uuid again returns the first one (200)."""
     body = json_body()
-    fields = shape_errors(body)
+    fields = shape_errors(body) or unicode_errors(body)
     if fields:
         raise invalid(fields)
     form = CaptureForm(formdata=as_formdata(body), meta={"csrf": False})
@@ -163,7 +178,8 @@ def _query_int(name, default, low, high):
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() is also true of "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ApiError(400, "invalid_parameter",
                        "`%s` must be a whole number from %d to %d." % (name, low, high),
                        {name: ["Must be a whole number from %d to %d." % (low, high)]})
@@ -174,7 +190,7 @@ def _query_int(name, default, low, high):
 @api_role()
 def list_leads():
     """The leads the caller may see, newest first, a page at a time."""
-    before = _query_int("before", None, 1, 2**63 - 1)
+    before = _query_int("before", None, 1, MAX_ID)
     limit = _query_int("limit", 25, 1, 100)
     leads, next_before = Lead.page(Lead.visible_to(current_user), before, limit)
     next_url = url_for("api.list_leads", before=next_before, limit=limit) if next_before else None

@@ -13,7 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import (BooleanField, SelectChoice, FileField, FloatField, HiddenField, RadioField,
                      StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Email, InputRequired, Length,
-                                NumberRange, Optional, Regexp, ValidationError)
+                                NumberRange, Optional, Regexp, StopValidation,
+                                ValidationError)
 
 from . import photos
 from .auth import role_required
@@ -36,8 +37,12 @@ def printable(form, field):
 
 
 def finite(form, field):
-    if field.data is not None and not math.isfinite(field.data):
-        raise ValidationError("Must be a number.")
+    """Stop at a number that could not be read (the field already says so) or
+    is not finite, so that no range message follows it."""
+    if field.data is None:
+        raise StopValidation()
+    if not math.isfinite(field.data):
+        raise StopValidation("Must be a number.")
 
 
 def a_uuid(form, field):
@@ -78,15 +83,24 @@ class CaptureForm(FlaskForm):
     note = TextAreaField("Note", filters=[strip], validators=[
         Optional(), Length(max=1000, message="At most 1000 characters."), printable])
     expects_call = BooleanField("The customer expects a call")
-    lat = FloatField("Latitude", validators=[
+    lat = FloatField("Latitude", invalid_value_message="Must be a number.", validators=[
         Optional(), finite, NumberRange(-90, 90, "Latitude is between -90 and 90.")])
-    lng = FloatField("Longitude", validators=[
+    lng = FloatField("Longitude", invalid_value_message="Must be a number.", validators=[
         Optional(), finite, NumberRange(-180, 180, "Longitude is between -180 and 180.")])
     photo = FileField("Photo")
 
-    def validate_lng(self, field):
-        if (self.lat.data is None) != (field.data is None):
-            raise ValidationError("Give both latitude and longitude, or neither.")
+    def validate(self, extra_validators=None):
+        """Every field's rules, then: a position needs both of its coordinates.
+
+        (Not a `validate_lng`: an empty field's Optional() ends its chain, so
+        that would never see a latitude given without a longitude.)
+        """
+        valid = super().validate(extra_validators)
+        if not (self.lat.errors or self.lng.errors) and (
+                (self.lat.data is None) != (self.lng.data is None)):
+            self.lng.errors.append("Give both latitude and longitude, or neither.")
+            valid = False
+        return valid
 
 
 # The form's fields a Lead stores as they are (the photo is handled apart).
@@ -128,7 +142,11 @@ def new_lead():
     form = CaptureForm()
     if request.method == "GET":
         form.client_uuid.data = str(uuid.uuid4())
-    elif form.validate():
+    elif not form.validate():
+        if form.client_uuid.errors:
+            # A damaged id would fail every resend; no lead has it, so a new one is safe.
+            form.client_uuid.data = str(uuid.uuid4())
+    else:
         photo_bytes = _form_photo(form)
         if photo_bytes is not False:
             try:

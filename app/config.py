@@ -19,7 +19,9 @@ def defaults(instance_path):
         "PHOTO_MAX_PIXELS": 1600,
         # The whole request may carry a 10 MB photo plus the form's text.
         "MAX_CONTENT_LENGTH": 11 * MB,
-        "MAX_FORM_MEMORY_SIZE": 64 * 1024,
+        # Werkzeug applies this per multipart chunk, file data included: keep it well
+        # above its 64 KiB chunk size or dense JPEGs are refused at random.
+        "MAX_FORM_MEMORY_SIZE": 256 * 1024,
         "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

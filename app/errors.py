@@ -4,7 +4,7 @@ Under /api/ every error is JSON with a stable `code`, a `message` and, for
 validation, per-field messages; elsewhere it is a friendly page. No mistake a
 user can make ends in a 500.
 """
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -26,7 +26,8 @@ MESSAGES = {
     401: "Log in, or send a valid `Authorization: Bearer` token.",
     403: "Your role may not do this.",
     404: "Not found.",
-    413: "That upload is too large.",
+    413: ("That upload is too large: a photo may be up to {photo_mb} MB. Go back, choose a "
+          "smaller photo (or none) and send again; what you typed is still there."),
     429: "Too many attempts. Wait a minute and try again.",
     500: "Something went wrong on our side. Nothing you sent was lost; try again.",
 }
@@ -52,7 +53,8 @@ def wants_json():
 
 def _http_error(exc):
     status = exc.code or 500
-    message = MESSAGES.get(status) or exc.description
+    message = (MESSAGES.get(status) or exc.description).format(
+        photo_mb=current_app.config["PHOTO_MAX_BYTES"] // 2**20)
     if isinstance(exc, CSRFError):
         code, message = "csrf_failed", ("The form expired or came from another site "
                                         "(%s). Reload the page and try again." % exc.description)

@@ -17,6 +17,8 @@ from werkzeug.exceptions import NotFound
 from .db import db
 
 ROLES = ("courier", "rep", "manager")
+# The largest id the databases hold (64-bit); larger ids in URLs simply match nothing.
+MAX_ID = 2**63 - 1
 
 CATEGORIES = {
     "new_business": "New business",
@@ -242,7 +244,9 @@ class Lead(BaseModel):
     @classmethod
     def get_visible(cls, user, lead_id):
         """The lead if user may see it; 404 otherwise (never reveal it exists)."""
-        lead = cls.visible_to(user).where(cls.id == lead_id).first()
+        lead = None
+        if 0 < lead_id <= MAX_ID:
+            lead = cls.visible_to(user).where(cls.id == lead_id).first()
         if lead is None:
             raise NotFound("No such lead.")
         return lead
@@ -251,7 +255,7 @@ class Lead(BaseModel):
     def page(cls, query, before=None, limit=25):
         """Keyset pagination, newest first: (leads, id to continue before or None)."""
         if before is not None:
-            query = query.where(cls.id < before)
+            query = query.where(cls.id < min(before, MAX_ID))
         rows = list(query.order_by(cls.id.desc()).limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]

@@ -127,7 +127,7 @@ def document():
                          "responses": {**_responses(
                              (201, "Created", "Lead"),
                              (200, "Already submitted with this client_uuid", "Lead")),
-                             **_errors(400, 401, 403, 409, 415, 422)}},
+                             **_errors(400, 401, 403, 409, 413, 415, 422)}},
                 "get": {"summary": "Leads the caller may see, newest first",
                         "parameters": [
                             {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 FORMATS = {"JPEG", "PNG", "WEBP"}
 # Far above any phone camera; refuses decompression bombs before they decode.
 MAX_SOURCE_PIXELS = 60_000_000
+TOO_MANY_PIXELS = "The photo has too many pixels."
 
 
 class PhotoError(ValueError):
@@ -26,20 +27,31 @@ def prepare(stream, config):
     limit = config["PHOTO_MAX_BYTES"]
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise PhotoError("The photo is over %d MB. Choose a smaller one." % (limit // 2**20))
+        raise PhotoError("The photo is over %s. Choose a smaller one." % _size(limit))
     if not data:
         raise PhotoError("The photo is empty.")
     try:
         image = Image.open(io.BytesIO(data), formats=sorted(FORMATS))
         if image.width * image.height > MAX_SOURCE_PIXELS:
-            raise PhotoError("The photo has too many pixels.")
+            raise PhotoError(TOO_MANY_PIXELS)
         image.load()
         image = ImageOps.exif_transpose(image)
     except PhotoError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow's own guard, met when Image.open reads a header far past ours.
+        raise PhotoError(TOO_MANY_PIXELS)
+    except (OSError, SyntaxError, ValueError):
         raise PhotoError("That file is not a JPEG, PNG or WebP photo, or it is damaged.")
     return _encode(image, config["PHOTO_MAX_PIXELS"])
+
+
+def _size(n):
+    """A byte count as a courier reads it, rounded down: 10 MB, 2.5 MB, 300 KB."""
+    for unit, size in (("MB", 2**20), ("KB", 2**10)):
+        if n >= size:
+            return "%g %s" % (int(n * 10 / size) / 10, unit)
+    return "%d bytes" % n
 
 
 def _encode(image, max_pixels):
@@ -51,6 +63,9 @@ def _encode(image, max_pixels):
     elif image.mode != "RGB":
         image = image.convert("RGB")
     image.thumbnail((max_pixels, max_pixels), Image.Resampling.LANCZOS)
+    # Pillow copies some of the source's info (a JPEG comment) into the new
+    # file unless it is gone; none of it may leave with the photo.
+    image.info.clear()
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82, optimize=True)
     return out.getvalue()

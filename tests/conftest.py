@@ -1,7 +1,7 @@
 """Test fixtures: an app per test on SQLite and on PostgreSQL, and a small depot.
 
-Every test that uses `app` runs twice, once per database. PostgreSQL is the
-local server at TEST_POSTGRES_URL; where none is reachable its tests are
+Every test that uses `app` runs twice, once per database. PostgreSQL is a
+database of the run's own, made on the server of TEST_POSTGRES_URL; where none is reachable its tests are
 skipped with the reason, except in CI (CI=true), where that is a failure.
 """
 import os
@@ -26,19 +26,22 @@ PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:54
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A clean, migrated PostgreSQL database for this test session."""
+    """A database of this test run's own on the PostgreSQL server (dropped after)."""
     try:
-        database = open_database(PG_URL)
-        database.connect()
+        server = open_database(PG_URL)
+        server.connect()
     except peewee.OperationalError as exc:
         reason = "PostgreSQL not reachable at %s: %s" % (PG_URL, str(exc).strip())
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
-    database.execute_sql("DROP SCHEMA public CASCADE")
-    database.execute_sql("CREATE SCHEMA public")
-    database.close()
-    return PG_URL
+    name = "touchpoint_test_%d" % os.getpid()
+    server.execute_sql("DROP DATABASE IF EXISTS %s" % name)
+    server.execute_sql("CREATE DATABASE %s" % name)
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    db.close()
+    server.execute_sql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+    server.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
