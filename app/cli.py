@@ -61,9 +61,7 @@ def create_user_command(email, name, role, phone, route_code):
 def set_password_command(email):
     """Set EMAIL's password (from a prompt or stdin); their sessions end."""
     with db.connection_context():
-        user = User.by_email(email)
-        if user is None:
-            raise click.ClickException("No user with that email.")
+        user = _existing_user(email)
         password = _read_password()
         _check_password(password)
         set_password(user, password)
@@ -76,11 +74,16 @@ def set_password_command(email):
 def deactivate_command(email):
     """Deactivate EMAIL: no more logins, and their sessions and tokens stop now."""
     with db.connection_context():
-        user = User.by_email(email)
-        if user is None:
-            raise click.ClickException("No user with that email.")
+        user = _existing_user(email)
         deactivate(user)
     click.echo("Deactivated %s." % user.email)
+
+
+def _existing_user(email):
+    user = User.by_email(email)
+    if user is None:
+        raise click.ClickException("No user with that email.")
+    return user
 
 
 def _check_password(password):
