@@ -28,8 +28,9 @@ def create_app(config=None):
         n = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from . import db, auth, errors, security, views, capture, api, cli
+    from . import db, auth, errors, security, views, capture, api, cli, tasks
     db.init_app(app)
+    tasks.init_app(app)
     auth.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -16,7 +16,7 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length,
                                 NumberRange, Optional, Regexp, StopValidation,
                                 ValidationError)
 
-from . import photos
+from . import photos, tasks
 from .auth import role_required
 from .models import CATEGORIES, TEMPERATURES, DuplicateSubmission, Lead
 
@@ -130,7 +130,9 @@ def submit_lead(courier, form, photo_bytes=None):
     except BaseException:
         photos.delete(name)
         raise
-    if not created:
+    if created:
+        tasks.announce_later(lead.created_event)
+    else:
         photos.delete(name)
     return lead, created
 

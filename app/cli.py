@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
+from . import tasks
 from .auth import MIN_PASSWORD, deactivate, set_password
 from .db import db, migrate
 from .models import ROLES, ApiToken, Route, User
@@ -145,7 +146,8 @@ def _print_logins(logins):
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(demo, host, port):
-    """Migrate, optionally load demo data, and serve the app (development server)."""
+    """Migrate, optionally load demo data, and serve the app and its worker
+    (development server; see the README for production)."""
     migrate()
     with db.connection_context():
         if demo and not User.select().exists():
@@ -153,9 +155,16 @@ def serve_command(demo, host, port):
         elif demo:
             click.echo("Demo data already loaded; log in as before (password %s)."
                        % demo_depot.PASSWORD)
-    click.echo("Touchpoint is at http://%s:%d/" % (host, port))
-    # app.run() refuses to start inside the flask command, so call werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True)
+    app = current_app._get_current_object()
+    app.config["DEVELOPMENT"] = True
+    worker = tasks.consumer(app)
+    worker.start()
+    click.echo("Touchpoint is at http://%s:%d/ (the worker runs alongside)" % (host, port))
+    try:
+        # app.run() refuses to start inside the flask command, so call werkzeug directly.
+        run_simple(host, port, app, threaded=True)
+    finally:
+        worker.stop(graceful=True)
 
 
 def init_app(app):

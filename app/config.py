@@ -42,19 +42,51 @@ def defaults(instance_path):
         "DEPOT_TIMEZONE": "UTC",
         "PROXY_FIX": 0,
         "FORCE_HTTPS_COOKIES": False,
+        # The task queue: a SQLite file of its own by default, or redis://….
+        "QUEUE_URL": "sqlite:///" + os.path.join(instance_path, "queue.db"),
+        # How often an idle worker looks for work on a polling queue (SQLite);
+        # alerts must leave within a fraction of a second of a submit.
+        "QUEUE_POLL_SECONDS": 0.05,
+        "QUEUE_WORKERS": 4,
+        # Web push. Keys come from the environment or instance/vapid_*.pem
+        # (`flask --app wsgi vapid-keys`); the subject is how push services
+        # reach the operator (mailto: with a real domain, or https:).
+        "VAPID_PRIVATE_KEY": "",
+        "VAPID_PUBLIC_KEY": "",
+        "VAPID_SUBJECT": "",
+        # Hosts the server may POST push messages to (a leading "." allows
+        # subdomains): FCM, Mozilla, Apple and Microsoft (WNS).
+        "PUSH_SERVICE_HOSTS": ("fcm.googleapis.com,updates.push.services.mozilla.com,"
+                               ".push.apple.com,.notify.windows.com"),
+        "PUSH_CA_BUNDLE": "",
+        "PUSH_MAX_DEVICES": 10,
+        "PUSH_MAX_ATTEMPTS": 12,
+        "PUSH_RETRY_BASE_SECONDS": 2.0,
+        "PUSH_RETRY_CAP_SECONDS": 600.0,
+        # Escalation deadlines per temperature, in minutes.
+        "DEADLINE_HOT_MINUTES": 15,
+        "DEADLINE_WARM_MINUTES": 240,
+        "DEADLINE_FYI_MINUTES": 1440,
+        "DEVELOPMENT": False,
     }
 
 
 ENV_STRINGS = ("DATABASE_URL", "SECRET_KEY", "PHOTO_FOLDER", "RATELIMIT_STORAGE_URI",
-               "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD")
-ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX")
-ENV_BOOLS = ("FORCE_HTTPS_COOKIES",)
+               "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD", "QUEUE_URL",
+               "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_SERVICE_HOSTS",
+               "PUSH_CA_BUNDLE")
+ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX", "QUEUE_WORKERS",
+            "PUSH_MAX_DEVICES", "PUSH_MAX_ATTEMPTS", "DEADLINE_HOT_MINUTES",
+            "DEADLINE_WARM_MINUTES", "DEADLINE_FYI_MINUTES")
+ENV_FLOATS = ("QUEUE_POLL_SECONDS", "PUSH_RETRY_BASE_SECONDS", "PUSH_RETRY_CAP_SECONDS")
+ENV_BOOLS = ("FORCE_HTTPS_COOKIES", "DEVELOPMENT")
 
 
 def from_environment(environ=os.environ):
     """The settings the environment overrides, converted to their types."""
     found = {name: environ[name] for name in ENV_STRINGS if environ.get(name)}
     found.update({name: int(environ[name]) for name in ENV_INTS if environ.get(name)})
+    found.update({name: float(environ[name]) for name in ENV_FLOATS if environ.get(name)})
     found.update({name: environ[name].lower() in ("1", "true", "yes")
                   for name in ENV_BOOLS if environ.get(name)})
     return found

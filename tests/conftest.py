@@ -15,12 +15,15 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.db import db, migrate, open_database
+from app.push import generate_vapid_keys
 from app.models import (MODELS, ApiToken, PostcodePrefix, Route, Territory,
                         TerritoryRep, User)
 
 PASSWORD = "correct horse battery"
 # A fast KDF setting keeps the suite quick; production uses scrypt.
 FAST_HASH = "pbkdf2:sha256:1000"
+# One VAPID key pair for the whole run; the push service checks against its public key.
+VAPID_KEYS = generate_vapid_keys()
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -62,6 +65,13 @@ def make_app(database_url, tmp_path):
             "PHOTO_FOLDER": str(tmp_path / "photos"),
             "PASSWORD_HASH_METHOD": FAST_HASH,
             "RATELIMIT_ENABLED": False,
+            "QUEUE_URL": "sqlite:///%s" % (tmp_path / "queue.db"),
+            "QUEUE_POLL_SECONDS": 0.01,
+            "VAPID_PRIVATE_KEY": VAPID_KEYS[0].decode(),
+            "VAPID_SUBJECT": "mailto:alerts@touchpoint-depot.example",
+            "PUSH_SERVICE_HOSTS": "127.0.0.1,localhost",
+            "PUSH_RETRY_BASE_SECONDS": 0.05,
+            "PUSH_RETRY_CAP_SECONDS": 0.5,
         }, **overrides))
         migrate()
         return app
@@ -167,3 +177,45 @@ def lead_form(**overrides):
             "expects_call": "y"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def worker(app):
+    """The real huey consumer for this test's queue, running in threads."""
+    from app.tasks import consumer
+    running = consumer(app, workers=2, periodic=False)
+    running.start()
+    yield running
+    running.stop(graceful=True)
+
+
+@pytest.fixture
+def push_service(app):
+    """A real push service on loopback that trusts only the app's VAPID key;
+    the app is set to trust its certificate."""
+    from pushservice import start_push_service
+    service = start_push_service(VAPID_KEYS[2])
+    app.config["PUSH_CA_BUNDLE"] = service.ca_bundle
+    yield service
+    service.stop()
+
+
+def enable_push(user, push_service):
+    """Give user a device whose alerts land in push_service; return its subscription."""
+    from app.models import PushSubscription
+    device = push_service.subscribe()
+    PushSubscription.create(user=user, endpoint=device.endpoint, p256dh=device.p256dh,
+                            auth=device.auth, label="Test phone")
+    return device
+
+
+def wait_for(condition, timeout=5.0, interval=0.02):
+    """Poll condition until it is truthy (what it returned) or fail after timeout."""
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, condition))

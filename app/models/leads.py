@@ -118,7 +118,7 @@ class Lead(BaseModel):
                    **fields)
         lead.territory = route_lead(lead)
         lead.save()
-        LeadEvent.create(lead=lead, kind="created", actor=courier)
+        lead.created_event = LeadEvent.create(lead=lead, kind="created", actor=courier)
         return lead
 
     @property

@@ -1,0 +1,280 @@
+"""Who hears about what: the in-app inbox and web push, for every lead event.
+
+`announce(event_id)` turns a lead event into notifications for the people it
+concerns, plus a Delivery for each device they enabled; `deliver(delivery_id)`
+pushes one Delivery and applies the push service's answer. Both run in the
+worker, and both claim their row with one conditional update first, so a
+retry or a sweep never tells anyone twice.
+"""
+import logging
+import os
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from . import push
+from .db import db
+from .models import (Delivery, Lead, LeadEvent, Notification, PushSubscription, User,
+                     utcnow)
+
+log = logging.getLogger(__name__)
+
+# How long each kind of alert is worth delivering: a new lead must survive a
+# phone being off for a while, news for the courier can wait for days.
+TTL_SECONDS = {"new_lead": 4 * 3600, "escalated": 2 * 3600, "assigned": 24 * 3600,
+               "acknowledged": 24 * 3600, "progress": 3 * 86400, "kudos": 3 * 86400,
+               "test": 300}
+DECLINE_WORDS = {
+    "duplicate": "Someone had already passed this one on",
+    "existing_customer": "They're already one of our customers",
+    "not_a_fit": "It isn't a fit for us this time",
+}
+SWEEP_AFTER = timedelta(seconds=30)
+STALLED_AFTER = timedelta(minutes=2)
+_vapid = {}
+
+
+def vapid():
+    """This process's VAPID identity, or None when push is not configured."""
+    config = current_app.config
+    private_pem = config["VAPID_PRIVATE_KEY"] or _read_instance_file("vapid_private.pem")
+    subject = config["VAPID_SUBJECT"] or ("mailto:touchpoint@localhost"
+                                          if _development() else "")
+    if not private_pem or not subject:
+        return None
+    key = (private_pem, subject)
+    if key not in _vapid:
+        push.check_subject(subject, development=_development())
+        _vapid.clear()
+        _vapid[key] = push.Vapid(private_pem.replace("\\n", "\n"), subject)
+    return _vapid[key]
+
+
+def _development():
+    return bool(current_app.config["DEVELOPMENT"] or current_app.testing)
+
+
+def _read_instance_file(name):
+    path = os.path.join(current_app.instance_path, name)
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read()
+    return ""
+
+
+def _message(event, lead):
+    """(alert kind, recipients, title, body) for an event, or None for a quiet one."""
+    name, actor = lead.business_name, event.actor.name if event.actor else "A rep"
+    kind = event.kind
+    if kind == "created":
+        reps = list(lead.territory.reps("primary")) if lead.territory_id else []
+        if reps:
+            return ("new_lead", reps, "%s lead: %s" % (lead.temperature_label.split(" —")[0], name),
+                    "%s · from %s" % (lead.category_label, lead.courier.name))
+        return ("new_lead", list(User.managers()), "Unrouted lead: %s" % name,
+                "No territory matched it; please pass it on.")
+    if kind == "acknowledged":
+        return ("acknowledged", [lead.courier], "%s picked up your lead for %s" % (actor, name),
+                "Thanks for passing it on!")
+    if kind == "won":
+        return ("progress", [lead.courier], "Won! %s" % name,
+                "%s won the customer thanks to your lead. Great spot!" % actor)
+    if kind == "lost":
+        return ("progress", [lead.courier], "%s: not this time" % name,
+                "%s worked it, but the customer chose otherwise. Thanks — keep them coming!" % actor)
+    if kind == "declined":
+        words = DECLINE_WORDS.get(lead.decline_reason, "It was closed")
+        return ("progress", [lead.courier], "%s was closed" % name,
+                "%s. Thanks all the same — keep them coming!" % words)
+    if kind == "kudos":
+        return ("kudos", [lead.courier], "%s says thanks!" % actor, event.detail or name)
+    if kind == "assigned" and lead.assigned_rep_id:
+        return ("assigned", [lead.assigned_rep], "Assigned to you: %s" % name,
+                "%s gave you this lead." % actor)
+    if kind == "returned":
+        return ("new_lead", list(User.managers()), "Back to the managers: %s" % name,
+                "%s says it is not their territory." % actor)
+    if kind == "escalated":
+        backups = list(lead.territory.reps("backup")) if lead.territory_id else []
+        return ("escalated", backups + list(User.managers()), "Nobody has picked up %s" % name,
+                "%s lead, still new after its deadline." % lead.temperature_label.split(" —")[0])
+    return None
+
+
+def announce(event_id):
+    """Record the notifications an event causes; return the deliveries to push."""
+    now = utcnow()
+    with db.atomic():
+        claimed = (LeadEvent.update(announced_at=now)
+                   .where((LeadEvent.id == event_id) & LeadEvent.announced_at.is_null())
+                   .execute())
+        if not claimed:
+            return []
+        event = LeadEvent.get_by_id(event_id)
+        message = _message(event, event.lead)
+        if message is None:
+            return []
+        kind, users, title, body = message
+        can_push = vapid() is not None
+        deliveries = []
+        for user in _unique_active(users, skip=event.actor_id):
+            note = Notification.create(user=user, lead=event.lead_id, kind=kind, title=title,
+                                       body=body, path="/leads/%d" % event.lead_id)
+            if can_push and wants_push(user, kind, now):
+                deliveries += [Delivery.create(notification=note, subscription=sub).id
+                               for sub in user.push_subscriptions]
+    return deliveries
+
+
+def _unique_active(users, skip=None):
+    seen = set()
+    for user in users:
+        if user.active and user.id != skip and user.id not in seen:
+            seen.add(user.id)
+            yield user
+
+
+def wants_push(user, kind, now):
+    """Whether user wants this kind of alert on their devices right now."""
+    if kind in (user.muted_kinds or "").split(","):
+        return False
+    return not in_quiet_hours(user, now)
+
+
+def in_quiet_hours(user, now):
+    """Whether naive-UTC now falls in user's quiet hours (depot time)."""
+    if not user.quiet_start or not user.quiet_end:
+        return False
+    zone = ZoneInfo(current_app.config["DEPOT_TIMEZONE"])
+    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).strftime("%H:%M")
+    start, end = user.quiet_start, user.quiet_end
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def deliver(delivery_id):
+    """Push one delivery; return seconds until its retry, or None when it is done."""
+    now = utcnow()
+    claimed = (Delivery.update(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
+               .where((Delivery.id == delivery_id) & (Delivery.status == "pending")
+                      & (Delivery.next_attempt_at <= now))
+               .execute())
+    if not claimed:
+        return None
+    delivery = (Delivery.select(Delivery, Notification, PushSubscription)
+                .join(Notification).switch(Delivery).join(PushSubscription)
+                .where(Delivery.id == delivery_id).get())
+    note = delivery.notification
+    left = TTL_SECONDS.get(note.kind, 3600) - int((now - note.created_at).total_seconds())
+    if left <= 0:
+        return _finish(delivery, "expired")
+    if note.kind == "new_lead" and Lead.get_by_id(note.lead_id).status != "new":
+        return _finish(delivery, "skipped")
+    try:
+        outcome = push.send(vapid(), delivery.subscription, payload(note), ttl=left,
+                            urgency=urgency(note), topic=push.topic_for(note.kind, note.lead_id),
+                            verify=current_app.config["PUSH_CA_BUNDLE"] or True)
+    except ValueError as exc:
+        log.error("Push %s could not be built: %s", delivery_id, exc)
+        return _finish(delivery, "failed", str(exc))
+    return _apply(delivery, outcome, now)
+
+
+def _apply(delivery, outcome, now):
+    subscription = delivery.subscription
+    if outcome.action == push.DELIVERED:
+        (PushSubscription.update(failure_count=0, first_failure_at=None, last_success_at=now)
+         .where(PushSubscription.id == subscription.id).execute())
+        return _finish(delivery, "sent")
+    if outcome.action == push.GONE:
+        _finish(delivery, "gone", outcome.detail)
+        subscription.delete_instance()
+        return None
+    if outcome.action == push.REJECTED:
+        _count_failure(subscription, now)
+        return _finish(delivery, "failed", outcome.detail)
+    if outcome.action == push.RETRY and delivery.attempts < current_app.config["PUSH_MAX_ATTEMPTS"]:
+        delay = outcome.retry_after or push.backoff(
+            delivery.attempts, base=current_app.config["PUSH_RETRY_BASE_SECONDS"],
+            cap=current_app.config["PUSH_RETRY_CAP_SECONDS"])
+        (Delivery.update(status="pending", next_attempt_at=now + timedelta(seconds=delay),
+                         last_error=outcome.detail[:200], updated_at=utcnow())
+         .where(Delivery.id == delivery.id).execute())
+        return delay
+    return _finish(delivery, "failed", outcome.detail)
+
+
+def _count_failure(subscription, now):
+    """One more refusal (400/401/403); the device goes only after 3 spanning a day."""
+    first = subscription.first_failure_at or now
+    count = subscription.failure_count + 1
+    if push.should_drop(count, first, now):
+        subscription.delete_instance()
+    else:
+        (PushSubscription.update(failure_count=count, first_failure_at=first)
+         .where(PushSubscription.id == subscription.id).execute())
+
+
+def _finish(delivery, status, error=""):
+    (Delivery.update(status=status, last_error=(error or "")[:200], updated_at=utcnow())
+     .where(Delivery.id == delivery.id).execute())
+    return None
+
+
+def payload(note):
+    """The small JSON a device gets: what, which lead, and what to show."""
+    return {"kind": note.kind, "lead_id": note.lead_id, "title": note.title[:120],
+            "body": note.body[:240], "path": note.path}
+
+
+def urgency(note):
+    if note.kind == "new_lead":
+        temperature = Lead.get_by_id(note.lead_id).temperature
+        return {"hot": "high", "warm": "normal"}.get(temperature, "low")
+    return "high" if note.kind == "escalated" else "normal"
+
+
+def deadline(temperature):
+    minutes = current_app.config["DEADLINE_%s_MINUTES" % temperature.upper()]
+    return timedelta(minutes=minutes)
+
+
+def escalate_overdue():
+    """Mark every lead still new past its deadline as escalated, once; return
+    the `escalated` events to announce."""
+    now, events = utcnow(), []
+    for temperature in ("hot", "warm", "fyi"):
+        overdue = (Lead.select(Lead.id)
+                   .where((Lead.status == "new") & Lead.escalated_at.is_null()
+                          & (Lead.temperature == temperature)
+                          & (Lead.created_at < now - deadline(temperature))))
+        for lead in overdue:
+            with db.atomic():
+                claimed = (Lead.update(escalated_at=now)
+                           .where((Lead.id == lead.id) & Lead.escalated_at.is_null()
+                                  & (Lead.status == "new"))
+                           .execute())
+                if claimed:
+                    events.append(LeadEvent.create(lead=lead.id, kind="escalated").id)
+    return events
+
+
+def unannounced_events():
+    """Events whose announcement never ran (the queue was unreachable)."""
+    cutoff = utcnow() - SWEEP_AFTER
+    return [e.id for e in LeadEvent.select(LeadEvent.id)
+            .where(LeadEvent.announced_at.is_null() & (LeadEvent.created_at < cutoff))
+            .limit(500)]
+
+
+def stalled_deliveries():
+    """Deliveries whose retry never came, or whose worker died mid-send."""
+    now = utcnow()
+    (Delivery.update(status="pending")
+     .where((Delivery.status == "sending") & (Delivery.updated_at < now - 2 * STALLED_AFTER))
+     .execute())
+    return [d.id for d in Delivery.select(Delivery.id)
+            .where((Delivery.status == "pending") & (Delivery.next_attempt_at < now - STALLED_AFTER))
+            .limit(500)]
