@@ -156,7 +156,7 @@ def in_quiet_hours(user, now):
 
 def deliver(delivery_id):
     """Push one delivery; return seconds until its retry, or None when it is done."""
-    now = utcnow()
+    now, config = utcnow(), current_app.config
     claimed = (Delivery.update(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
                .where((Delivery.id == delivery_id) & (Delivery.status == "pending")
                       & (Delivery.next_attempt_at <= now))
@@ -175,7 +175,9 @@ def deliver(delivery_id):
     try:
         outcome = push.send(vapid(), delivery.subscription, payload(note), ttl=left,
                             urgency=urgency(note), topic=push.topic_for(note.kind, note.lead_id),
-                            verify=current_app.config["PUSH_CA_BUNDLE"] or True)
+                            timeout=(config["PUSH_CONNECT_TIMEOUT_SECONDS"],
+                                     config["PUSH_READ_TIMEOUT_SECONDS"]),
+                            verify=config["PUSH_CA_BUNDLE"] or True)
     except ValueError as exc:
         log.error("Push %s could not be built: %s", delivery_id, exc)
         return _finish(delivery, "failed", str(exc))

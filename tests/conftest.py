@@ -72,6 +72,7 @@ def make_app(database_url, tmp_path):
             "PUSH_SERVICE_HOSTS": "127.0.0.1,localhost",
             "PUSH_RETRY_BASE_SECONDS": 0.05,
             "PUSH_RETRY_CAP_SECONDS": 0.5,
+            "PUSH_READ_TIMEOUT_SECONDS": 0.5,
         }, **overrides))
         migrate()
         return app

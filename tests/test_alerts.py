@@ -55,3 +55,205 @@ def test_push_service_down_then_back_loses_nothing_and_repeats_nothing(
     wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 5)
     assert len(push_service.delivered(phone)) == 5
     assert Lead.select().count() == 5
+
+
+# The response rules, one delivery at a time through notify.deliver.
+
+from datetime import timedelta
+
+import pytest
+
+from app import notify
+from app.models import LeadEvent, PushSubscription, utcnow
+
+
+def new_lead_delivery(app, depot, push_service, temperature="hot"):
+    """A new lead for the North rep, whose one device is in push_service."""
+    device = enable_push(depot.rep, push_service)
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Joe's Bakery", "category": "other",
+                                          "temperature": temperature}, uuid.uuid4())
+    with app.app_context():
+        [delivery_id] = notify.announce(lead.created_event.id)
+    return lead, device, delivery_id
+
+
+def deliver(app, delivery_id):
+    with app.app_context():
+        return notify.deliver(delivery_id)
+
+
+def status_of(delivery_id):
+    row = Delivery.get_or_none(Delivery.id == delivery_id)
+    return row.status if row else None
+
+
+def test_delivered_alert_carries_ttl_urgency_topic_and_content_type(app, depot, push_service):
+    lead, device, delivery_id = new_lead_delivery(app, depot, push_service, "warm")
+    assert deliver(app, delivery_id) is None
+    [message] = push_service.delivered(device)
+    headers = message.headers
+    assert 4 * 3600 - 60 <= int(headers["ttl"]) <= 4 * 3600
+    assert headers["urgency"] == "normal"
+    assert headers["topic"] == "new_lead-%d" % lead.id
+    assert headers["content-type"] == "application/octet-stream"
+    assert headers["content-encoding"] == "aes128gcm"
+    assert message.payload == {"kind": "new_lead", "lead_id": lead.id, "path": "/leads/%d" % lead.id,
+                               "title": "Warm lead: Joe's Bakery", "body": "Other · from Ann"}
+    assert status_of(delivery_id) == "sent"
+    assert PushSubscription.get().last_success_at is not None
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_device_is_deleted(app, depot, push_service, status):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    push_service.respond_with(status)
+    assert deliver(app, delivery_id) is None
+    assert PushSubscription.select().count() == 0
+    assert len(push_service.received(device)) == 1
+
+
+def test_too_large_is_our_bug_and_never_retried(app, depot, push_service):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    push_service.respond_with(413)
+    assert deliver(app, delivery_id) is None
+    assert status_of(delivery_id) == "failed"
+    assert deliver(app, delivery_id) is None
+    assert len(push_service.received(device)) == 1
+    assert PushSubscription.select().count() == 1
+
+
+@pytest.mark.parametrize("retry_after, expected", [("7", 7.0), ("0", 1.0), ("86400", 3600.0),
+                                                   ("soon", 60.0)])
+def test_too_many_requests_waits_for_retry_after(app, depot, push_service, retry_after, expected):
+    _, _, delivery_id = new_lead_delivery(app, depot, push_service)
+    push_service.respond_with(429, retry_after=retry_after)
+    assert deliver(app, delivery_id) == expected
+    row = Delivery.get_by_id(delivery_id)
+    assert row.status == "pending"
+    assert (row.next_attempt_at - utcnow()).total_seconds() == pytest.approx(expected, abs=2)
+    assert deliver(app, delivery_id) is None  # not yet due: nothing sent
+    assert row.attempts == 1
+
+
+@pytest.mark.parametrize("trouble", ["500", "503", "408", "hang", "down"])
+def test_transient_failures_retry_with_capped_backoff_then_give_up(app, depot, push_service,
+                                                                   trouble):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    app.config["PUSH_MAX_ATTEMPTS"] = 3
+    if trouble == "hang":
+        push_service.hang(2.0)
+    elif trouble == "down":
+        push_service.down()
+    else:
+        push_service.respond_with(int(trouble))
+    for attempt in (1, 2):
+        delay = deliver(app, delivery_id)
+        assert 0 <= delay <= app.config["PUSH_RETRY_CAP_SECONDS"]
+        Delivery.update(next_attempt_at=utcnow()).where(Delivery.id == delivery_id).execute()
+    assert deliver(app, delivery_id) is None
+    assert status_of(delivery_id) == "failed"
+    assert Delivery.get_by_id(delivery_id).attempts == 3
+    assert PushSubscription.select().count() == 1
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_refusals_drop_a_device_only_after_three_spanning_a_day(app, depot, push_service, status):
+    _, device, _ = new_lead_delivery(app, depot, push_service)
+    push_service.respond_with(status)
+    for n in range(3):
+        lead, _ = Lead.submit(depot.courier, {"business_name": "Shop %d" % n, "category": "other",
+                                              "temperature": "hot"}, uuid.uuid4())
+        with app.app_context():
+            [delivery_id] = notify.announce(lead.created_event.id)
+        assert deliver(app, delivery_id) is None
+        assert status_of(delivery_id) == "failed"
+    subscription = PushSubscription.get()
+    assert subscription.failure_count == 3
+    PushSubscription.update(first_failure_at=utcnow() - timedelta(days=1, minutes=1)).execute()
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Last", "category": "other",
+                                          "temperature": "hot"}, uuid.uuid4())
+    with app.app_context():
+        [delivery_id] = notify.announce(lead.created_event.id)
+    deliver(app, delivery_id)
+    assert PushSubscription.select().count() == 0
+
+
+def test_success_clears_the_failure_count(app, depot, push_service):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    PushSubscription.update(failure_count=2, first_failure_at=utcnow()).execute()
+    deliver(app, delivery_id)
+    assert PushSubscription.get().failure_count == 0
+
+
+def test_new_lead_alert_is_not_sent_once_the_lead_is_acknowledged(app, depot, push_service):
+    lead, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    Lead.update(status="acknowledged").where(Lead.id == lead.id).execute()
+    assert deliver(app, delivery_id) is None
+    assert status_of(delivery_id) == "skipped"
+    assert push_service.received(device) == []
+
+
+def test_alert_past_its_ttl_is_not_sent(app, depot, push_service):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    Notification.update(created_at=utcnow() - timedelta(hours=4, seconds=1)).execute()
+    assert deliver(app, delivery_id) is None
+    assert status_of(delivery_id) == "expired"
+    assert push_service.received(device) == []
+
+
+def test_an_event_is_announced_once_however_often_it_is_asked(app, depot, push_service):
+    lead, _, _ = new_lead_delivery(app, depot, push_service)
+    with app.app_context():
+        assert notify.announce(lead.created_event.id) == []
+    assert Notification.select().count() == 1
+
+
+def test_sweep_finds_events_whose_announcement_was_lost(app, depot):
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Lost", "category": "other",
+                                          "temperature": "warm"}, uuid.uuid4())
+    with app.app_context():
+        assert notify.unannounced_events() == []  # too fresh: its task may be on the way
+        LeadEvent.update(created_at=utcnow() - timedelta(minutes=1)).execute()
+        assert notify.unannounced_events() == [lead.created_event.id]
+        notify.announce(lead.created_event.id)
+        assert notify.unannounced_events() == []
+
+
+def test_overdue_leads_escalate_once_to_backups_and_managers(app, depot, push_service):
+    backup_phone = enable_push(depot.backup, push_service)
+    hot, _ = Lead.submit(depot.courier, {"business_name": "Hot shop", "category": "other",
+                                         "temperature": "hot"}, uuid.uuid4())
+    warm, _ = Lead.submit(depot.courier, {"business_name": "Warm shop", "category": "other",
+                                          "temperature": "warm"}, uuid.uuid4())
+    Lead.update(created_at=utcnow() - timedelta(minutes=16)).execute()
+    with app.app_context():
+        [event_id] = notify.escalate_overdue()
+        assert notify.escalate_overdue() == []
+        deliveries = notify.announce(event_id)
+        for delivery_id in deliveries:
+            notify.deliver(delivery_id)
+    assert LeadEvent.get_by_id(event_id).lead_id == hot.id
+    assert Lead.get_by_id(hot.id).escalated_at is not None
+    assert Lead.get_by_id(warm.id).escalated_at is None
+    told = {n.user_id for n in Notification.select().where(Notification.kind == "escalated")}
+    assert told == {depot.backup.id, depot.manager.id}
+    [message] = push_service.delivered(backup_phone)
+    assert message.payload["title"] == "Nobody has picked up Hot shop"
+    assert message.headers["urgency"] == "high"
+
+
+def test_acknowledged_leads_never_escalate(app, depot):
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Taken", "category": "other",
+                                          "temperature": "hot"}, uuid.uuid4())
+    Lead.update(status="acknowledged", created_at=utcnow() - timedelta(hours=1)).execute()
+    with app.app_context():
+        assert notify.escalate_overdue() == []
+
+
+def test_deadlines_are_configurable(app, depot):
+    app.config["DEADLINE_WARM_MINUTES"] = 5
+    Lead.submit(depot.courier, {"business_name": "Warm", "category": "other",
+                                "temperature": "warm"}, uuid.uuid4())
+    Lead.update(created_at=utcnow() - timedelta(minutes=6)).execute()
+    with app.app_context():
+        assert len(notify.escalate_overdue()) == 1
