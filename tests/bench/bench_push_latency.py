@@ -15,6 +15,7 @@ import logging
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,6 +26,11 @@ import requests
 from werkzeug.serving import make_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+# The README's production worker command.
+CONSUMER_COMMAND = [os.path.join(os.path.dirname(sys.executable), "huey_consumer"), "wsgi.huey",
+                    "--workers", "4", "--worker-type", "thread",
+                    "--delay", "0.05", "--max-delay", "0.05", "--backoff", "1"]
 sys.path.insert(0, os.path.dirname(HERE))  # tests/, for pushservice and conftest
 
 from app import create_app  # noqa: E402
@@ -45,19 +51,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=200)
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between submits")
+    parser.add_argument("--consumer-process", action="store_true",
+                        help="run the worker as production does: the README's huey_consumer command")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     workdir = tempfile.mkdtemp(prefix="touchpoint-bench-")
     private_pem, _, server_key = generate_vapid_keys()
     service = start_push_service(server_key)
-    app = create_app({
+    settings = {
         "SECRET_KEY": "bench", "DATABASE_URL": "sqlite:///%s/touchpoint.db" % workdir,
         "QUEUE_URL": "sqlite:///%s/queue.db" % workdir, "PHOTO_FOLDER": workdir,
         "VAPID_PRIVATE_KEY": private_pem.decode(), "VAPID_SUBJECT": "mailto:ops@depot.example",
         "PUSH_SERVICE_HOSTS": "127.0.0.1", "PUSH_CA_BUNDLE": service.ca_bundle,
-        "DEVELOPMENT": True,
-    })
+        "DEVELOPMENT": "1",
+    }
+    app = create_app(dict(settings, DEVELOPMENT=True))
     migrate()
     with db.connection_context():
         from app.models import Route, Territory, TerritoryRep  # noqa: F401
@@ -72,8 +81,11 @@ def main():
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    worker = consumer(app)  # exactly as `serve` starts it
-    worker.start()
+    if args.consumer_process:
+        worker = subprocess.Popen(CONSUMER_COMMAND, cwd=ROOT, env=dict(os.environ, **settings))
+    else:
+        worker = consumer(app)  # exactly as `serve` starts it
+        worker.start()
     url = "http://127.0.0.1:%d/api/v1/leads" % server.server_port
     session = requests.Session()
     session.headers["Authorization"] = "Bearer " + token
@@ -98,10 +110,15 @@ def main():
             assert message.payload["lead_id"] == lead_id
             latencies.append(max(0.0, message.at - returned) * 1000)
     finally:
-        worker.stop(graceful=True)
+        if args.consumer_process:
+            worker.terminate()
+            worker.wait()
+        else:
+            worker.stop(graceful=True)
         server.shutdown()
         service.stop()
-    print("submit returned -> push service received, %d leads, idle queue:" % len(latencies))
+    print("submit returned -> push service received, %d leads, idle queue, worker %s:" % (
+        len(latencies), "huey_consumer process" if args.consumer_process else "as `serve` runs it"))
     print("  p50 %.1f ms   p95 %.1f ms   max %.1f ms   mean %.1f ms" % (
         percentile(latencies, 0.5), percentile(latencies, 0.95), max(latencies),
         statistics.mean(latencies)))
