@@ -6,6 +6,7 @@ limits, security headers, blueprints and the command line.
 import os
 
 from flask import Flask
+from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
@@ -28,7 +29,7 @@ def create_app(config=None):
         n = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from . import db, auth, errors, security, views, capture, api, cli, tasks
+    from . import db, auth, errors, security, views, capture, api, cli, tasks, inbox, pwa, devices, pipeline
     db.init_app(app)
     tasks.init_app(app)
     auth.init_app(app)
@@ -38,6 +39,11 @@ def create_app(config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(capture.bp)
+    app.register_blueprint(pipeline.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(devices.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(pwa.bp)
     cli.init_app(app)
+    Compress(app)
     return app

@@ -16,7 +16,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from .models import ApiToken, User
-from .security import bearer_token, limiter
+from .security import bearer_token, is_local_path, limiter
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -119,9 +119,7 @@ def login():
 def _safe_next():
     """The `next` page if it is a path on this site, else None."""
     target = request.args.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    return target if is_local_path(target) else None
 
 
 @bp.route("/logout", methods=("POST",))

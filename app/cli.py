@@ -3,6 +3,8 @@
 Passwords are read from a prompt or standard input, never from an argument
 (which would land in shell history and the process list).
 """
+import os
+import secrets
 import sys
 
 import click
@@ -11,7 +13,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
-from . import tasks
+from . import push, tasks
 from .auth import MIN_PASSWORD, deactivate, set_password
 from .db import db, migrate
 from .models import ROLES, ApiToken, Route, User
@@ -140,6 +142,58 @@ def _print_logins(logins):
         click.echo("  %-8s %-28s %s" % (user.role, user.email, user.name))
 
 
+VAPID_PRIVATE, VAPID_PUBLIC = "vapid_private.pem", "vapid_public.pem"
+
+
+def write_vapid_keys(instance_path, force=False):
+    """Generate the server's VAPID key pair into instance_path; return the
+    application server key. Existing keys stay unless force is set."""
+    private_pem, public_pem, server_key = push.generate_vapid_keys()
+    os.makedirs(instance_path, exist_ok=True)
+    private_path = os.path.join(instance_path, VAPID_PRIVATE)
+    # Created 0600 under a temporary name and then put in place, so that the key
+    # is never readable by others, and without force never replaces one.
+    tmp = "%s.%s" % (private_path, secrets.token_hex(4))
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(private_pem)
+    try:
+        if force:
+            os.replace(tmp, private_path)
+        else:
+            os.link(tmp, private_path)
+    except FileExistsError:
+        raise click.ClickException(
+            "%s already exists. Replacing it stops alerts to every device until it "
+            "enables alerts again; to do that anyway, add --force." % private_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    with open(os.path.join(instance_path, VAPID_PUBLIC), "wb") as f:
+        f.write(public_pem)
+    return server_key
+
+
+@click.command("vapid-keys")
+@with_appcontext
+@click.option("--force", is_flag=True, help="Replace existing keys (devices must enable "
+                                            "alerts again).")
+def vapid_keys_command(force):
+    """Generate the web push (VAPID) key pair into the instance folder."""
+    instance_path = current_app.instance_path
+    server_key = write_vapid_keys(instance_path, force)
+    click.echo("Wrote %s (private, mode 0600; keep it out of the repository and back it "
+               "up) and %s." % (os.path.join(instance_path, VAPID_PRIVATE),
+                                os.path.join(instance_path, VAPID_PUBLIC)))
+    click.echo("Application server key: %s" % server_key)
+    click.echo("Now set VAPID_SUBJECT to how push services can reach you, e.g.\n"
+               "  export VAPID_SUBJECT=mailto:ops@your-company.com\n"
+               "(a real address: push services refuse localhost and example domains). "
+               "Every app instance and worker needs this same key.")
+    if current_app.config["VAPID_PRIVATE_KEY"]:
+        click.echo("Note: VAPID_PRIVATE_KEY is set in the environment and is used "
+                   "instead of this file.", err=True)
+
+
 @click.command("serve")
 @with_appcontext
 @click.option("--demo", is_flag=True, help="Load the demo depot into an empty database.")
@@ -157,6 +211,10 @@ def serve_command(demo, host, port):
                        % demo_depot.PASSWORD)
     app = current_app._get_current_object()
     app.config["DEVELOPMENT"] = True
+    if not (app.config["VAPID_PRIVATE_KEY"]
+            or os.path.exists(os.path.join(app.instance_path, VAPID_PRIVATE))):
+        write_vapid_keys(app.instance_path)
+        click.echo("Generated web push keys in %s (see `vapid-keys`)." % app.instance_path)
     worker = tasks.consumer(app)
     worker.start()
     click.echo("Touchpoint is at http://%s:%d/ (the worker runs alongside)" % (host, port))
@@ -170,5 +228,6 @@ def serve_command(demo, host, port):
 def init_app(app):
     for command in (migrate_command, create_user_command, set_password_command,
                     deactivate_command, token_command,
-                    revoke_token_command, demo_command, serve_command):
+                    revoke_token_command, demo_command, vapid_keys_command,
+                    serve_command):
         app.cli.add_command(command)

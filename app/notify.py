@@ -36,22 +36,28 @@ _vapid = {}
 
 
 def vapid():
-    """This process's VAPID identity, or None when push is not configured."""
+    """This process's VAPID identity, or None when push is off or misconfigured
+    (logged once: a wrong subject must not crash every request or task)."""
     config = current_app.config
     private_pem = config["VAPID_PRIVATE_KEY"] or _read_instance_file("vapid_private.pem")
     subject = config["VAPID_SUBJECT"] or ("mailto:touchpoint@localhost"
-                                          if _development() else "")
+                                          if development() else "")
     if not private_pem or not subject:
         return None
     key = (private_pem, subject)
     if key not in _vapid:
-        push.check_subject(subject, development=_development())
         _vapid.clear()
-        _vapid[key] = push.Vapid(private_pem.replace("\\n", "\n"), subject)
+        try:
+            push.check_subject(subject, development=development())
+            _vapid[key] = push.Vapid(private_pem.replace("\\n", "\n"), subject)
+        except ValueError as exc:
+            log.error("Web push is off: %s (See \"Web push\" in the README.)", exc)
+            _vapid[key] = None
     return _vapid[key]
 
 
-def _development():
+def development():
+    """Development or tests: loopback push services and localhost subjects are fine."""
     return bool(current_app.config["DEVELOPMENT"] or current_app.testing)
 
 
@@ -63,43 +69,58 @@ def _read_instance_file(name):
     return ""
 
 
-def _message(event, lead):
-    """(alert kind, recipients, title, body) for an event, or None for a quiet one."""
+def _messages(event, lead):
+    """[(alert kind, recipients, title, body)] for an event; [] for a quiet one."""
     name, actor = lead.business_name, event.actor.name if event.actor else "A rep"
     kind = event.kind
     if kind == "created":
         reps = list(lead.territory.reps("primary")) if lead.territory_id else []
         if reps:
-            return ("new_lead", reps, "%s lead: %s" % (lead.temperature_label.split(" —")[0], name),
-                    "%s · from %s" % (lead.category_label, lead.courier.name))
-        return ("new_lead", list(User.managers()), "Unrouted lead: %s" % name,
-                "No territory matched it; please pass it on.")
+            return [("new_lead", reps, "%s lead: %s" % (_temperature(lead), name),
+                     "%s · from %s" % (lead.category_label, lead.courier.name))]
+        return [("new_lead", list(User.managers()), "Unrouted lead: %s" % name,
+                 "No territory matched it; please pass it on.")]
     if kind == "acknowledged":
-        return ("acknowledged", [lead.courier], "%s picked up your lead for %s" % (actor, name),
-                "Thanks for passing it on!")
+        return [_picked_up(lead, actor)]
     if kind == "won":
-        return ("progress", [lead.courier], "Won! %s" % name,
-                "%s won the customer thanks to your lead. Great spot!" % actor)
+        business = " — %s" % event.detail if event.detail else ""
+        return [("progress", [lead.courier], "Won! %s" % name,
+                 "%s won the customer thanks to your lead%s. Great spot!" % (actor, business))]
     if kind == "lost":
-        return ("progress", [lead.courier], "%s: not this time" % name,
-                "%s worked it, but the customer chose otherwise. Thanks — keep them coming!" % actor)
+        return [("progress", [lead.courier], "%s: not this time" % name,
+                 "%s worked it, but the customer chose otherwise. Thanks — keep them coming!"
+                 % actor)]
     if kind == "declined":
         words = DECLINE_WORDS.get(lead.decline_reason, "It was closed")
-        return ("progress", [lead.courier], "%s was closed" % name,
-                "%s. Thanks all the same — keep them coming!" % words)
+        return [("progress", [lead.courier], "%s was closed" % name,
+                 "%s. Thanks all the same — keep them coming!" % words)]
     if kind == "kudos":
-        return ("kudos", [lead.courier], "%s says thanks!" % actor, event.detail or name)
+        return [("kudos", [lead.courier], "%s says thanks!" % actor, event.detail or name)]
     if kind == "assigned" and lead.assigned_rep_id:
-        return ("assigned", [lead.assigned_rep], "Assigned to you: %s" % name,
-                "%s gave you this lead." % actor)
+        messages = [("assigned", [lead.assigned_rep], "Assigned to you: %s" % name,
+                     "%s gave you this lead." % actor)]
+        if event.detail.startswith("Nobody"):
+            # Nobody had picked it up, so for the courier this is the pick-up.
+            messages.append(_picked_up(lead, lead.assigned_rep.name))
+        return messages
     if kind == "returned":
-        return ("new_lead", list(User.managers()), "Back to the managers: %s" % name,
-                "%s says it is not their territory." % actor)
+        return [("new_lead", list(User.managers()), "Back to the managers: %s" % name,
+                 "%s says it is not their territory." % actor)]
     if kind == "escalated":
         backups = list(lead.territory.reps("backup")) if lead.territory_id else []
-        return ("escalated", backups + list(User.managers()), "Nobody has picked up %s" % name,
-                "%s lead, still new after its deadline." % lead.temperature_label.split(" —")[0])
-    return None
+        return [("escalated", backups + list(User.managers()), "Nobody has picked up %s" % name,
+                 "%s lead, still new after its deadline." % _temperature(lead))]
+    return []
+
+
+def _picked_up(lead, rep_name):
+    return ("acknowledged", [lead.courier],
+            "%s picked up your lead for %s" % (rep_name, lead.business_name),
+            "Thanks for passing it on!")
+
+
+def _temperature(lead):
+    return lead.temperature_label.split(" —")[0]
 
 
 def announce(event_id):
@@ -112,18 +133,15 @@ def announce(event_id):
         if not claimed:
             return []
         event = LeadEvent.get_by_id(event_id)
-        message = _message(event, event.lead)
-        if message is None:
-            return []
-        kind, users, title, body = message
         can_push = vapid() is not None
         deliveries = []
-        for user in _unique_active(users, skip=event.actor_id):
-            note = Notification.create(user=user, lead=event.lead_id, kind=kind, title=title,
-                                       body=body, path="/leads/%d" % event.lead_id)
-            if can_push and wants_push(user, kind, now):
-                deliveries += [Delivery.create(notification=note, subscription=sub).id
-                               for sub in user.push_subscriptions]
+        for kind, users, title, body in _messages(event, event.lead):
+            for user in _unique_active(users, skip=event.actor_id):
+                note = Notification.create(user=user, lead=event.lead_id, kind=kind, title=title,
+                                           body=body, path="/leads/%d" % event.lead_id)
+                if can_push and wants_push(user, kind, now):
+                    deliveries += [Delivery.create(notification=note, subscription=sub).id
+                                   for sub in user.push_subscriptions]
     return deliveries
 
 
@@ -172,8 +190,11 @@ def deliver(delivery_id):
         return _finish(delivery, "expired")
     if note.kind == "new_lead" and Lead.get_by_id(note.lead_id).status != "new":
         return _finish(delivery, "skipped")
+    identity = vapid()
+    if identity is None:
+        return _finish(delivery, "failed", "Web push is not configured on the server.")
     try:
-        outcome = push.send(vapid(), delivery.subscription, payload(note), ttl=left,
+        outcome = push.send(identity, delivery.subscription, payload(note), ttl=left,
                             urgency=urgency(note), topic=push.topic_for(note.kind, note.lead_id),
                             timeout=(config["PUSH_CONNECT_TIMEOUT_SECONDS"],
                                      config["PUSH_READ_TIMEOUT_SECONDS"]),

@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of API v1.
 
 The lead input schema is derived from CaptureForm, the same form the capture
-page uses, so the document cannot drift from what the API really accepts.
+page uses, and the push subscription schemas are the ones app/devices.py
+validates with, so the document cannot drift from what the API really accepts.
 """
 from wtforms import BooleanField, FileField, FloatField, RadioField
 from wtforms.fields.core import UnboundField
@@ -78,6 +79,38 @@ def _lead_schema():
             "additionalProperties": False}
 
 
+SUBSCRIPTION_INPUT = {
+    "type": "object", "required": ["endpoint", "keys"], "additionalProperties": False,
+    "description": "A browser's PushSubscription.toJSON().",
+    "properties": {
+        "endpoint": {"type": "string", "maxLength": 1024, "description": (
+            "The push service URL: https, on a host the server allows (PUSH_SERVICE_HOSTS), "
+            "without a user name or password.")},
+        "keys": {"type": "object", "required": ["p256dh", "auth"], "additionalProperties": False,
+                 "properties": {
+                     "p256dh": {"type": "string", "description": (
+                         "The device's P-256 public key: 65 bytes, uncompressed, base64url "
+                         "(padding optional).")},
+                     "auth": {"type": "string", "description": (
+                         "The device's 16-byte authentication secret, base64url.")}}},
+        "expirationTime": {"type": ["number", "null"], "description": "Accepted and ignored."},
+    },
+}
+
+SUBSCRIPTION_REMOVAL = {
+    "type": "object", "required": ["endpoint"], "additionalProperties": False,
+    "properties": {"endpoint": {"type": "string", "maxLength": 1024}},
+}
+
+DEVICE = {
+    "type": "object", "required": ["id", "label", "created_at"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer"},
+        "label": {"type": "string", "description": "E.g. \"Chrome on Android\"."},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
+
 ERROR = {
     "type": "object", "required": ["error"], "additionalProperties": False,
     "properties": {"error": {
@@ -99,12 +132,14 @@ def _responses(*pairs):
     return out
 
 
-def _errors(*statuses):
+def _errors(*statuses, notes=None):
+    """Error responses for statuses; notes replace the lead-centred descriptions."""
     text = {400: "Malformed request or parameter", 401: "Not authenticated",
             403: "The caller's role may not do this", 404: "No such lead the caller may see",
             409: "client_uuid belongs to another lead", 413: "Too large",
             415: "Wrong Content-Type", 422: "Validation failed; see fields",
-            429: "Rate limited"}
+            429: "Rate limited", 503: "Not available on this server"}
+    text.update(notes or {})
     return _responses(*[(s, text[s], "Error") for s in statuses])
 
 
@@ -116,7 +151,8 @@ def document():
     return {
         "openapi": "3.1.0",
         "info": {"title": "Touchpoint API", "version": "1",
-                 "description": "Leads couriers send, for the PWA and for scripts."},
+                 "description": ("Leads couriers send, and the devices that get alerts, "
+                                 "for the PWA and for scripts.")},
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"session": [], "csrf": []}],
         "paths": {
@@ -150,6 +186,36 @@ def document():
                         "responses": {**_responses((200, "The lead with its photo", "Lead")),
                                       **_errors(400, 401, 403, 404, 413, 415, 422)}},
             },
+            **_notification_paths(),
+            "/push/key": {
+                "get": {"summary": "The application server key to subscribe a browser with",
+                        "responses": {**_responses((200, "The key", "PushKey")),
+                                      **_errors(401, 503, notes={
+                                          503: "`push_not_configured`: this server sends "
+                                               "no push alerts"})}},
+            },
+            "/push/subscriptions": {
+                "post": {"summary": "Enable alerts on this device (upsert by endpoint)",
+                         "description": (
+                             "The same endpoint again updates its keys (200); an endpoint "
+                             "stored for another user moves to the caller, since the "
+                             "browser changed hands (201)."),
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/SubscriptionInput"}}}},
+                         "responses": {**_responses(
+                             (201, "Stored as one of the caller's devices", "Device"),
+                             (200, "Already the caller's; keys updated", "Device")),
+                             **_errors(400, 401, 409, 413, 415, 422, notes={
+                                 409: "`too_many_devices`: the caller has PUSH_MAX_DEVICES "
+                                      "devices; remove one on the Devices page"})}},
+                "delete": {"summary": "Stop alerts to one of the caller's devices",
+                           "requestBody": {"required": True, "content": {"application/json": {
+                               "schema": {"$ref": "#/components/schemas/SubscriptionRemoval"}}}},
+                           "responses": {"204": {"description": "Removed"},
+                                         **_errors(400, 401, 404, 413, 415, 422, notes={
+                                             404: "No device of the caller's has this "
+                                                  "endpoint"})}},
+            },
         },
         "components": {
             "schemas": {
@@ -160,7 +226,16 @@ def document():
                                  "items": {"type": "array", "items": {"$ref": "#/components/schemas/Lead"}},
                                  "next": {"type": ["string", "null"]}}},
                 "Person": PERSON,
+                "SubscriptionInput": SUBSCRIPTION_INPUT,
+                "SubscriptionRemoval": SUBSCRIPTION_REMOVAL,
+                "Device": DEVICE,
+                "PushKey": {"type": "object", "required": ["public_key"],
+                            "additionalProperties": False, "properties": {
+                                "public_key": {"type": "string", "description": (
+                                    "The applicationServerKey (base64url) for "
+                                    "pushManager.subscribe().")}}},
                 "Error": ERROR,
+                **_notification_schemas(),
             },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
@@ -171,4 +246,82 @@ def document():
                                         "needed with the session cookie on every change."},
             },
         },
+    }
+
+
+# --- The in-app notifications (app/inbox.py) ------------------------------------------
+
+NOTIFICATION_ID = {"name": "notification_id", "in": "path", "required": True,
+                   "schema": {"type": "integer"}}
+
+
+def _notification_paths():
+    """The operations on the caller's in-app notifications."""
+    not_found = _responses((404, "No such notification of the caller's", "Error"))
+    paging = [
+        {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
+         "description": "Continue after this notification id (from `next`)."},
+        {"name": "limit", "in": "query",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}}]
+    return {
+        "/notifications": {
+            "get": {"summary": "The caller's notifications, newest first",
+                    "parameters": paging,
+                    "responses": {
+                        **_responses((200, "A page of notifications", "NotificationPage")),
+                        **_errors(400, 401)}},
+        },
+        "/notifications/unread-count": {
+            "get": {"summary": "How many of the caller's notifications are unread",
+                    "responses": {**_responses((200, "The unread count", "UnreadCount")),
+                                  **_errors(401)}},
+        },
+        "/notifications/{notification_id}/read": {
+            "post": {"summary": "Mark one of the caller's notifications read",
+                     "parameters": [NOTIFICATION_ID],
+                     "responses": {**_responses((200, "The notification, read", "Notification")),
+                                   **_errors(400, 401), **not_found}},
+        },
+        "/notifications/read-all": {
+            "post": {"summary": "Mark the caller's notifications read",
+                     "parameters": [
+                         {"name": "up_to", "in": "query",
+                          "schema": {"type": "integer", "minimum": 1},
+                          "description": "Only those with this id or lower: the newest "
+                                         "one the user saw, so that none arriving since "
+                                         "is marked unseen."}],
+                     "responses": {**_responses((200, "The unread count now", "UnreadCount")),
+                                   **_errors(400, 401)}},
+        },
+    }
+
+
+def _notification_schemas():
+    """The component schemas of the notification operations."""
+    return {
+        "Notification": {
+            "type": "object", "additionalProperties": False,
+            "required": ["id", "kind", "title", "body", "path", "lead_id", "created_at", "read"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "description": (
+                    "What happened: new_lead, escalated, assigned, acknowledged, progress, "
+                    "kudos; more may come, so show unknown ones plainly.")},
+                "title": {"type": "string"},
+                "body": {"type": "string"},
+                "path": {"type": "string", "pattern": "^/(?![/\\\\])",
+                         "description": "Where opening it goes: a path on this site."},
+                "lead_id": {"type": ["integer", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "read": {"type": "boolean"},
+            }},
+        "NotificationPage": {
+            "type": "object", "required": ["items", "next"], "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array",
+                          "items": {"$ref": "#/components/schemas/Notification"}},
+                "next": {"type": ["string", "null"]}}},
+        "UnreadCount": {
+            "type": "object", "required": ["unread"], "additionalProperties": False,
+            "properties": {"unread": {"type": "integer", "minimum": 0}}},
     }

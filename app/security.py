@@ -5,6 +5,8 @@ authenticated by a Bearer token skip it: a browser never attaches our tokens
 cross-site, and a request that carries one is never authenticated by cookie
 (see app/auth.py).
 """
+import re
+
 from flask import has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
@@ -30,6 +32,16 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+
+
+# A path on this site: "/" then printable ASCII, never "//" or "/\" (which a
+# browser reads as another host), no spaces or control characters.
+LOCAL_PATH = re.compile(r"/(?![/\\])[\x21-\x5b\x5d-\x7e]*\Z")
+
+
+def is_local_path(target):
+    """Whether target is safe to redirect to: a path on this site."""
+    return isinstance(target, str) and LOCAL_PATH.match(target) is not None
 
 
 def bearer_token():

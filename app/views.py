@@ -1,8 +1,9 @@
 """Pages every role shares: the home redirect, the lead list and the lead page.
 
-Reps and managers get a plain list of the leads they may see; anyone who may
-see a lead gets its page with details, photo and timeline. (The rep's
-workflow and the manager's feed grow from here.)
+Reps and managers get a list of the leads they may see, each saying who has
+it; anyone who may see a lead gets its page: for reps and managers with the
+workflow's buttons and the full timeline (app/pipeline.py), for its courier
+with a friendly account of what became of it.
 """
 import os
 from datetime import timezone
@@ -16,6 +17,7 @@ from peewee import JOIN
 from . import photos
 from .auth import home_for, role_required
 from .models import Lead, Territory, User
+from .pipeline import lead_page
 
 bp = Blueprint("views", __name__)
 
@@ -42,9 +44,8 @@ def leads():
 @bp.route("/leads/<int:lead_id>")
 @login_required
 def lead(lead_id):
-    """One lead: details, photo and timeline."""
-    lead = Lead.get_visible(current_user, lead_id)
-    return render_template("leads/detail.html", lead=lead, events=list(lead.timeline()))
+    """One lead: details, photo, timeline and what the user may do next."""
+    return lead_page(Lead.get_visible(current_user, lead_id))
 
 
 @bp.route("/leads/<int:lead_id>/photo")

@@ -257,3 +257,26 @@ def test_deadlines_are_configurable(app, depot):
     Lead.update(created_at=utcnow() - timedelta(minutes=6)).execute()
     with app.app_context():
         assert len(notify.escalate_overdue()) == 1
+
+
+def test_won_tells_the_courier_what_the_customer_ships(app, depot):
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Joe's Bakery", "category": "other",
+                                          "temperature": "hot"}, uuid.uuid4())
+    event = LeadEvent.create(lead=lead, kind="won", actor=depot.rep,
+                             detail="40 parcels a week")
+    with app.app_context():
+        notify.announce(event.id)
+    note = Notification.get(Notification.user == depot.courier)
+    assert note.title == "Won! Joe's Bakery"
+    assert "40 parcels a week" in note.body
+
+
+def test_assigning_a_new_lead_tells_the_rep_and_the_courier(app, depot):
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Joe's Bakery", "category": "other",
+                                          "temperature": "hot"}, uuid.uuid4())
+    event = Lead.reassign(lead.id, depot.manager, depot.rep)
+    with app.app_context():
+        notify.announce(event.id)
+    told = {(n.user_id, n.kind, n.title) for n in Notification.select()}
+    assert told == {(depot.rep.id, "assigned", "Assigned to you: Joe's Bakery"),
+                    (depot.courier.id, "acknowledged", "Dana picked up your lead for Joe's Bakery")}

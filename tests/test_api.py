@@ -989,12 +989,12 @@ def test_photo_upload_by_session_needs_the_csrf_header(client, depot):
 # --- The OpenAPI document ----------------------------------------------------------
 
 
-def test_openapi_document_is_openapi_3_1_with_the_four_operations(served_openapi):
+def test_openapi_document_is_openapi_3_1_with_the_lead_operations(served_openapi):
     assert served_openapi["openapi"] == "3.1.0"
     operations = {(path, method) for path, item in served_openapi["paths"].items()
                   for method in item}
-    assert operations == {("/leads", "post"), ("/leads", "get"),
-                          ("/leads/{lead_id}", "get"), ("/leads/{lead_id}/photo", "put")}
+    assert {("/leads", "post"), ("/leads", "get"), ("/leads/{lead_id}", "get"),
+            ("/leads/{lead_id}/photo", "put")} <= operations
 
 
 def test_lead_input_schema_requires_the_four_fields_and_refuses_unknown_ones(served_openapi):

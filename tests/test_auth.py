@@ -62,6 +62,9 @@ def test_login_attempts_are_rate_limited(app, make_app):
     ("//evil.example/steal", "/leads/new"),
     ("https://evil.example/", "/leads/new"),
     ("/\\evil.example", "/leads/new"),
+    ("/%09/evil.example", "/leads/new"),
+    ("/%0a/evil.example", "/leads/new"),
+    ("/my leads", "/leads/new"),
 ])
 def test_login_returns_only_to_pages_of_this_site(client, depot, target, expected):
     response = client.post("/login?next=" + target, data={

@@ -99,3 +99,10 @@ def test_removing_a_route_keeps_its_leads(depot):
 def test_postcode_prefixes_are_unique(depot):
     with pytest.raises(peewee.IntegrityError), db.atomic():
         PostcodePrefix.create(territory=depot.south, prefix="AB")
+
+
+@pytest.mark.parametrize("before", [-10**30, -1, 0, 10**30])
+def test_page_takes_any_whole_number_without_failing(depot, before):
+    submit(depot.courier)
+    rows, _ = Lead.page(Lead.visible_to(depot.courier), before)
+    assert len(rows) == (1 if before == 10**30 else 0)

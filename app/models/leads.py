@@ -1,7 +1,14 @@
-"""Leads and their timeline, and the rule that routes a lead to a territory.
+"""Leads and their timeline, the rule that routes a lead to a territory, and
+the rep's workflow: acknowledge, contact, quote, win, lose or decline.
 
-`Lead.visible_to` is the one place that decides who may see a lead.
+`Lead.visible_to` is the one place that decides who may see a lead, and
+`Lead.may_work` who may move it on. Every step is one conditional update
+(`WHERE status = <the status the user saw>`), so two reps, or two tabs, can
+never both take the same step; the winner alone writes the step's event.
 """
+from decimal import Decimal
+from urllib.parse import urlencode
+
 from peewee import (JOIN, BooleanField, CharField, DateTimeField, DecimalField,
                     DoubleField, ForeignKeyField, IntegerField, IntegrityError, TextField,
                     UUIDField, fn)
@@ -11,6 +18,21 @@ from ..db import db
 from .base import (CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, BaseModel,
                    normalize_postcode, utcnow)
 from .people import PostcodePrefix, Route, Territory, TerritoryRep, User
+
+# Where a rep may take a lead next from each open status.
+NEXT_STEPS = {"acknowledged": ("contacted",), "contacted": ("quoted",),
+              "quoted": ("won", "lost")}
+OPEN_STATUSES = ("acknowledged", "contacted", "quoted")
+CLOSED_STATUSES = ("won", "lost", "declined")
+DECLINE_REASONS = {
+    "duplicate": "Duplicate of another lead",
+    "existing_customer": "Already a customer",
+    "not_a_fit": "Not a fit",
+    "not_my_territory": "Not my territory — back to the managers",
+}
+# Ceilings no real customer reaches: a bigger number is a typing slip.
+MAX_WEEKLY_VOLUME = 1_000_000
+MAX_WEEKLY_VALUE = Decimal("10000000")
 
 class Lead(BaseModel):
     """A sales opportunity a courier saw on their route.
@@ -82,12 +104,22 @@ class Lead(BaseModel):
 
     @classmethod
     def page(cls, query, before=None, limit=25):
-        """Keyset pagination, newest first: (leads, id to continue before or None)."""
+        """Keyset pagination, newest first: (leads, id to continue before or None).
+
+        Each lead comes with its assigned rep loaded (one query for the page),
+        since every list says who has each lead.
+        """
         if before is not None:
-            query = query.where(cls.id < min(before, MAX_ID))
+            query = query.where(cls.id < max(0, min(before, MAX_ID)))
         rows = list(query.order_by(cls.id.desc()).limit(limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
+        rep_ids = {row.assigned_rep_id for row in rows if row.assigned_rep_id}
+        reps = ({user.id: user for user in User.select().where(User.id.in_(rep_ids))}
+                if rep_ids else {})
+        for row in rows:
+            if row.assigned_rep_id in reps:
+                row.assigned_rep = reps[row.assigned_rep_id]
         return rows, (rows[-1].id if more else None)
 
     @classmethod
@@ -121,6 +153,177 @@ class Lead(BaseModel):
         lead.created_event = LeadEvent.create(lead=lead, kind="created", actor=courier)
         return lead
 
+    @classmethod
+    def acknowledge(cls, lead_id, user):
+        """Make user the lead's rep if it is still new; return the
+        `acknowledged` event, or None when someone else was first.
+
+        However many reps tap at once, one conditional update picks exactly
+        one. As with every step here, the event is committed on return:
+        announce it then (`tasks.announce_later`), never inside a transaction.
+        """
+        if user.role not in ("rep", "manager"):
+            raise NotAllowed("Only a rep or a manager can pick up a lead.")
+        lead = cls.get_visible(user, lead_id)
+        now = utcnow()
+        with db.atomic():
+            taken = (cls.update(status="acknowledged", assigned_rep=user, acknowledged_at=now,
+                                updated_at=now)
+                     .where((cls.id == lead.id) & (cls.status == "new"))
+                     .execute())
+            if taken:
+                return LeadEvent.create(lead=lead.id, kind="acknowledged", actor=user)
+        return None
+
+    @classmethod
+    def advance(cls, lead_id, user, to, expected=None, weekly_volume=None, weekly_value=None):
+        """Move the lead one step on (contacted, quoted, won or lost); return
+        the event. A win may record what the customer ships a week.
+
+        `expected` is the status the user saw; if the lead has moved since
+        (another tab, another person), nothing changes.
+        """
+        lead = cls._workable(lead_id, user, expected)
+        if to not in NEXT_STEPS.get(lead.status, ()):
+            raise WorkflowError(lead.cannot(to))
+        changes, detail = {"status": to}, ""
+        if to == "won":
+            changes.update(weekly_volume=weekly_volume, weekly_value=weekly_value)
+            detail = weekly_business(weekly_volume, weekly_value)
+        if to in CLOSED_STATUSES:
+            changes["closed_at"] = utcnow()
+        return lead._step(user, changes, to, detail)
+
+    @classmethod
+    def decline(cls, lead_id, user, reason, expected=None):
+        """Close an open lead for a reason; return the `declined` event.
+
+        `not_my_territory` instead hands the lead back to the managers: new
+        again, unrouted and nobody's, with a `returned` event.
+        """
+        if reason not in DECLINE_REASONS:
+            raise WorkflowError("Pick one of the reasons.")
+        lead = cls._workable(lead_id, user, expected)
+        if lead.status not in OPEN_STATUSES:
+            raise WorkflowError(lead.cannot("declined"))
+        if reason == "not_my_territory":
+            detail = "Was routed to %s" % lead.territory.name if lead.territory_id else ""
+            return lead._step(user, dict(status="new", territory=None, assigned_rep=None,
+                                         acknowledged_at=None), "returned", detail)
+        return lead._step(user, dict(status="declined", decline_reason=reason,
+                                     closed_at=utcnow()), "declined", reason)
+
+    @classmethod
+    def reassign(cls, lead_id, manager, rep):
+        """Give the lead to another active rep (managers only); a new lead
+        counts as picked up. Return the `assigned` event."""
+        if manager.role != "manager":
+            raise NotAllowed("Only a manager can reassign a lead.")
+        lead = cls.get_visible(manager, lead_id)
+        if rep.role != "rep" or not rep.active:
+            raise WorkflowError("%s is not an active rep." % rep.name)
+        if lead.status in CLOSED_STATUSES:
+            raise WorkflowError("This lead is closed (%s); there is nobody to hand it to."
+                                % lead.status_label)
+        if lead.assigned_rep_id == rep.id:
+            raise WorkflowError("%s already has this lead." % rep.name)
+        changes = {"assigned_rep": rep}
+        if lead.status == "new":
+            changes.update(status="acknowledged", acknowledged_at=utcnow())
+        previous = lead.assigned_rep.name if lead.assigned_rep_id else "Nobody"
+        return lead._step(manager, changes, "assigned", "%s → %s" % (previous, rep.name))
+
+    @classmethod
+    def add_note(cls, lead_id, user, text):
+        """Add a note to the timeline (reps and managers; couriers never see notes)."""
+        if user.role not in ("rep", "manager"):
+            raise NotAllowed("Only reps and managers add notes.")
+        lead = cls.get_visible(user, lead_id)
+        return LeadEvent.create(lead=lead.id, kind="note", actor=user, detail=text)
+
+    @classmethod
+    def thank_courier(cls, lead_id, user, message):
+        """Send the courier a thank-you from the lead's rep (or a manager): a `kudos` event."""
+        lead = cls._workable(lead_id, user)
+        return LeadEvent.create(lead=lead.id, kind="kudos", actor=user, detail=message)
+
+    def may_acknowledge(self, user):
+        """Whether user, who can see this lead, may pick it up now."""
+        return self.status == "new" and user.role in ("rep", "manager")
+
+    def may_work(self, user):
+        """Whether user may move this lead on: the rep who has it, or a manager."""
+        return user.role == "manager" or (
+            user.role == "rep" and self.assigned_rep_id == user.id)
+
+    def check_may_work(self, user):
+        """Raise NotAllowed, saying who may, unless user may move this lead on."""
+        if self.may_work(user):
+            return
+        if self.assigned_rep_id:
+            raise NotAllowed("Only %s, who has this lead, or a manager can do that."
+                             % self.assigned_rep.name)
+        raise NotAllowed("Only a manager can do that until someone picks this lead up.")
+
+    def cannot(self, to):
+        """Why this lead cannot be marked `to` from where it stands."""
+        if self.status == "new":
+            return "Acknowledge this lead first."
+        if self.status in CLOSED_STATUSES:
+            return "This lead is closed (%s); nothing was changed." % self.status_label
+        return "A lead that is %s can't be marked %s; the next step is %s." % (
+            self.status_label.lower(), STATUSES.get(to, to).lower(),
+            " or ".join(STATUSES[s].lower() for s in NEXT_STEPS[self.status]))
+
+    @classmethod
+    def _workable(cls, lead_id, user, expected=None):
+        """The lead, if user may work it and it still stands where they saw it."""
+        lead = cls.get_visible(user, lead_id)
+        lead.check_may_work(user)
+        if expected and expected != lead.status:
+            raise WorkflowError(lead.moved_on())
+        return lead
+
+    def _step(self, user, changes, kind, detail=""):
+        """Apply changes if the lead still has the status and rep it was read
+        with; return the new event, or raise WorkflowError saying what moved."""
+        cls = type(self)
+        with db.atomic():
+            done = (cls.update(updated_at=utcnow(), **changes)
+                    .where((cls.id == self.id) & (cls.status == self.status)
+                           & (cls.assigned_rep == self.assigned_rep_id))
+                    .execute())
+            if done:
+                return LeadEvent.create(lead=self.id, kind=kind, actor=user, detail=detail)
+        raise WorkflowError(cls.get_by_id(self.id).moved_on())
+
+    def moved_on(self):
+        """What to tell someone whose page showed this lead as it was before."""
+        holder = " and %s has it" % self.assigned_rep.name if self.assigned_rep_id else ""
+        return ("This lead changed meanwhile: it is %s now%s. Nothing was changed."
+                % (self.status_label.lower(), holder))
+
+    @property
+    def worth(self):
+        """What a won customer ships a week, in words ("" if nobody said)."""
+        return weekly_business(self.weekly_volume, self.weekly_value)
+
+    @property
+    def decline_label(self):
+        return DECLINE_REASONS.get(self.decline_reason, self.decline_reason)
+
+    @property
+    def map_url(self):
+        """OpenStreetMap at the lead's position, else searching its address;
+        an https link opens on every phone and laptop, where geo: does not."""
+        if self.lat is not None and self.lng is not None:
+            return ("https://www.openstreetmap.org/?mlat=%.5f&mlon=%.5f#map=18/%.5f/%.5f"
+                    % (self.lat, self.lng, self.lat, self.lng))
+        place = " ".join(part for part in (self.address, self.postcode) if part)
+        if not place:
+            return None
+        return "https://www.openstreetmap.org/search?" + urlencode({"query": place})
+
     @property
     def status_label(self):
         return STATUSES.get(self.status, self.status)
@@ -140,6 +343,24 @@ class Lead(BaseModel):
 
 class DuplicateSubmission(Exception):
     """A client_uuid that already names someone else's lead."""
+
+
+class WorkflowError(Exception):
+    """A step the lead's present state does not allow; the message says why."""
+
+
+class NotAllowed(WorkflowError):
+    """A step this user may not take on this lead; the message says who may."""
+
+
+def weekly_business(volume, value):
+    """What a won customer ships a week, in words ("40 parcels a week, worth 1,200.00")."""
+    parts = []
+    if volume is not None:
+        parts.append("%d parcel%s a week" % (volume, "" if volume == 1 else "s"))
+    if value is not None:
+        parts.append("worth {:,.2f} a week".format(value))
+    return ", ".join(parts)
 
 
 def route_lead(lead):
@@ -174,8 +395,17 @@ class LeadEvent(BaseModel):
     class Meta:
         indexes = ((("lead", "id"), False),)
 
-    KIND_LABELS = {"created": "Lead sent"}
+    KIND_LABELS = {"created": "Lead sent", "returned": "Returned to the managers",
+                   "assigned": "Reassigned", "kudos": "Thanked the courier",
+                   "note": "Note"}
 
     @property
     def label(self):
         return self.KIND_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+    @property
+    def detail_text(self):
+        """The detail as staff read it (a decline's reason code in words)."""
+        if self.kind == "declined":
+            return DECLINE_REASONS.get(self.detail, self.detail)
+        return self.detail

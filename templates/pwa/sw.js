@@ -1,0 +1,161 @@
+/* Touchpoint's service worker: the app shell offline, push alerts, and the
+   outbox sent by Background Sync. Served from /sw.js so that it controls /. */
+const VERSION = {{ version | tojson }};
+const SHELL_CACHE = "touchpoint-shell-" + VERSION;
+// Pages of the logged-in user (the capture page), kept for opening offline;
+// emptied at logout so no one else's phone-sharing colleague sees them.
+const PRIVATE_CACHE = "touchpoint-private";
+const PRECACHE = {{ precache | tojson }};
+const OFFLINE_URL = "/offline";
+const PRIVATE_PAGES = ["/leads/new", "/my-leads"];
+
+importScripts({{ url_for('static', filename='js/outbox.js') | tojson }});
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(precacheShell());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(deleteOldCaches().then(() => self.clients.claim()));
+});
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.mode === "navigate") {
+    event.respondWith(networkFirstPage(request, url));
+  } else if (url.pathname.startsWith("/static/")) {
+    event.respondWith(cacheFirst(request));
+  }
+  // Everything else (JSON, photos, the manifest) goes to the network only.
+});
+
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "skip-waiting") self.skipWaiting();
+  if (data.type === "logout") event.waitUntil(caches.delete(PRIVATE_CACHE));
+  if (data.type === "flush-outbox") event.waitUntil(self.touchpointOutbox.flush());
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "outbox") event.waitUntil(self.touchpointOutbox.flush());
+});
+
+self.addEventListener("push", (event) => {
+  event.waitUntil(showAlert(event.data));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openAlert(event.notification.data || {}, event.action));
+});
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(resubscribe(event));
+});
+
+async function precacheShell() {
+  const cache = await caches.open(SHELL_CACHE);
+  await cache.addAll(PRECACHE);
+}
+
+async function deleteOldCaches() {
+  const names = await caches.keys();
+  await Promise.all(names
+    .filter((name) => name.startsWith("touchpoint-shell-") && name !== SHELL_CACHE)
+    .map((name) => caches.delete(name)));
+}
+
+async function networkFirstPage(request, url) {
+  try {
+    const response = await fetch(request);
+    if (PRIVATE_PAGES.includes(url.pathname) && response.ok && !response.redirected) {
+      const cache = await caches.open(PRIVATE_CACHE);
+      await cache.put(url.pathname, response.clone());
+    }
+    return response;
+  } catch (error) {
+    // Only a network error lands here; an HTTP error page is still the answer.
+    const cached = PRIVATE_PAGES.includes(url.pathname) &&
+      await (await caches.open(PRIVATE_CACHE)).match(url.pathname);
+    return cached || (await caches.match(OFFLINE_URL));
+  }
+}
+
+async function cacheFirst(request) {
+  // Module imports name their file without the version; this worker's shell
+  // cache holds exactly this deploy's files, so the path alone is enough.
+  const cache = await caches.open(SHELL_CACHE);
+  const cached = await cache.match(request) || await cache.match(request, {ignoreSearch: true});
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok && new URL(request.url).searchParams.has("v")) {
+    await cache.put(request, response.clone());
+  }
+  return response;
+}
+
+function parseAlert(data) {
+  try {
+    const alert = data ? data.json() : null;
+    if (alert && typeof alert.title === "string") return alert;
+  } catch (error) { /* an empty or malformed payload still shows an alert */ }
+  return null;
+}
+
+async function showAlert(data) {
+  const alert = parseAlert(data);
+  const leadId = alert && Number.isInteger(alert.lead_id) ? alert.lead_id : null;
+  const title = alert ? alert.title : "Touchpoint";
+  const options = {
+    body: alert ? (alert.body || "") : "You have a new alert. Open Touchpoint to see it.",
+    tag: leadId ? "lead-" + leadId : "touchpoint",
+    icon: {{ url_for('static', filename='icons/icon-192.png') | tojson }},
+    badge: {{ url_for('static', filename='icons/icon-192.png') | tojson }},
+    data: {kind: alert ? alert.kind : null, leadId: leadId},
+    renotify: true,
+  };
+  if (alert && alert.kind === "new_lead" && leadId && "actions" in Notification.prototype) {
+    options.actions = [{action: "acknowledge", title: "Acknowledge"}];
+  }
+  await self.registration.showNotification(title, options);
+  await updateBadge();
+}
+
+async function updateBadge() {
+  if (!("setAppBadge" in self.navigator)) return;
+  try {
+    const response = await fetch("/api/v1/notifications/unread-count", {credentials: "same-origin"});
+    if (response.ok) {
+      const {unread} = await response.json();
+      unread ? await self.navigator.setAppBadge(unread) : await self.navigator.clearAppBadge();
+    }
+  } catch (error) { /* offline: the badge waits for the next alert */ }
+}
+
+async function openAlert(data, action) {
+  // The URL is always built here from the lead id, on our own origin.
+  let path = data.leadId ? "/leads/" + data.leadId : "/notifications";
+  if (action === "acknowledge" && data.leadId) path += "?acknowledge=1";
+  const target = new URL(path, self.location.origin).href;
+  const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
+  for (const client of windows) {
+    if (client.url === target && "focus" in client) return client.focus();
+  }
+  const client = windows.find((c) => "navigate" in c);
+  if (client) {
+    await client.focus();
+    return client.navigate(target);
+  }
+  return self.clients.openWindow(target);
+}
+
+async function resubscribe(event) {
+  const key = await fetch("/api/v1/push/key", {credentials: "same-origin"});
+  if (!key.ok) return;
+  const {public_key} = await key.json();
+  const subscription = event.newSubscription || await self.registration.pushManager.subscribe({
+    userVisibleOnly: true, applicationServerKey: public_key});
+  await self.touchpointOutbox.sendJSON("/api/v1/push/subscriptions", "POST", subscription.toJSON());
+}
