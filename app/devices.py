@@ -229,6 +229,11 @@ def subscribe():
     fields = subscription_errors(body)
     if fields:
         raise invalid(fields)
+    if request.args.get("resync") == "1" and not (
+            current_user.push_subscriptions
+            .where(PushSubscription.endpoint == body["endpoint"]).exists()):
+        raise ApiError(404, "not_subscribed", "This device's alerts were turned off on the "
+                       "Devices page; tap Enable alerts to turn them on again.")
     keys = body["keys"]
     values = (current_user._get_current_object(), body["endpoint"], keys["p256dh"].rstrip("="),
               keys["auth"].rstrip("="), device_label(request.headers.get("User-Agent")))

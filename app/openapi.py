@@ -200,12 +200,18 @@ def document():
                              "The same endpoint again updates its keys (200); an endpoint "
                              "stored for another user moves to the caller, since the "
                              "browser changed hands (201)."),
+                         "parameters": [{
+                             "name": "resync", "in": "query", "schema": {"enum": ["1"]},
+                             "description": "The app's check at start: only refresh a device "
+                                            "the caller still has; 404 if it was removed."}],
                          "requestBody": {"required": True, "content": {"application/json": {
                              "schema": {"$ref": "#/components/schemas/SubscriptionInput"}}}},
                          "responses": {**_responses(
                              (201, "Stored as one of the caller's devices", "Device"),
                              (200, "Already the caller's; keys updated", "Device")),
-                             **_errors(400, 401, 409, 413, 415, 422, notes={
+                             **_errors(400, 401, 404, 409, 413, 415, 422, notes={
+                                 404: "`not_subscribed` (resync only): this device was "
+                                      "removed; the app turns its alerts off",
                                  409: "`too_many_devices`: the caller has PUSH_MAX_DEVICES "
                                       "devices; remove one on the Devices page"})}},
                 "delete": {"summary": "Stop alerts to one of the caller's devices",

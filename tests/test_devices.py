@@ -705,3 +705,19 @@ def _answers(session, url):
     except requests.ConnectionError:
         time.sleep(0.1)
         return False
+
+
+def test_resync_refreshes_a_kept_device_but_not_a_removed_one(client, depot, push_service):
+    device = push_service.subscribe()
+    body = {"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}}
+    headers = bearer(depot.rep)
+    assert client.post(API + "/push/subscriptions", json=body, headers=headers).status_code == 201
+    again = client.post(API + "/push/subscriptions?resync=1", json=body, headers=headers)
+    assert_matches_openapi(again, "/push/subscriptions", "post")
+    assert again.status_code == 200
+    assert client.delete(API + "/push/subscriptions", json={"endpoint": device.endpoint},
+                         headers=headers).status_code == 204
+    gone = client.post(API + "/push/subscriptions?resync=1", json=body, headers=headers)
+    assert_matches_openapi(gone, "/push/subscriptions", "post")
+    assert_error(gone, 404, "not_subscribed")
+    assert PushSubscription.select().count() == 0

@@ -182,6 +182,7 @@
     add: add,
     flush: flush,
     sendJSON: sendJSON,
+    post: (url) => send(url, "POST", "", "application/x-www-form-urlencoded"),
     waiting: () => list(WAITING),
     refused: () => list(REFUSED),
     dismiss: (uuid) => remove(REFUSED, uuid),

@@ -20,8 +20,13 @@ async function subscribe(registration) {
                                              applicationServerKey: await serverKey()});
 }
 
-async function register(subscription) {
-  const response = await outbox.sendJSON("/api/v1/push/subscriptions", "POST", subscription.toJSON());
+async function register(subscription, resync) {
+  const url = "/api/v1/push/subscriptions" + (resync ? "?resync=1" : "");
+  const response = await outbox.sendJSON(url, "POST", subscription.toJSON());
+  if (resync && response.status === 404) {
+    await subscription.unsubscribe();  // removed on the Devices page: really off
+    return;
+  }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error((body.error && body.error.message) || "The server refused this device.");
@@ -39,12 +44,13 @@ export async function enableAlerts() {
   await register(subscription);
 }
 
-/** At every start: make sure the server has this device's current subscription. */
+/** At every start: give the server this device's current keys, unless the
+    device was removed on the Devices page meanwhile (then alerts go off here). */
 export async function resync() {
   if (!supported() || Notification.permission !== "granted") return;
   const registration = await navigator.serviceWorker.ready;
-  const subscription = (await registration.pushManager.getSubscription()) || await subscribe(registration);
-  await register(subscription);
+  const subscription = await registration.pushManager.getSubscription();
+  if (subscription) await register(subscription, true);
 }
 
 /** At logout: this device stops getting this user's alerts. */

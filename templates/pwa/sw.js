@@ -33,6 +33,9 @@ self.addEventListener("fetch", (event) => {
 
 self.addEventListener("message", (event) => {
   const data = event.data || {};
+  // Act on a shown alert as a tap would. (The browser tests use this: headless
+  // Chromium has no notification tray to tap.)
+  if (data.type === "open-alert") event.waitUntil(openShownAlert(data.tag, data.action));
   if (data.type === "skip-waiting") self.skipWaiting();
   if (data.type === "logout") event.waitUntil(caches.delete(PRIVATE_CACHE));
   if (data.type === "flush-outbox") event.waitUntil(self.touchpointOutbox.flush());
@@ -136,19 +139,25 @@ async function updateBadge() {
 
 async function openAlert(data, action) {
   // The URL is always built here from the lead id, on our own origin.
-  let path = data.leadId ? "/leads/" + data.leadId : "/notifications";
-  if (action === "acknowledge" && data.leadId) path += "?acknowledge=1";
+  const path = data.leadId ? "/leads/" + data.leadId : "/notifications";
+  if (action === "acknowledge" && data.leadId) {
+    // The same form post as the lead page's button; its page then says who has it.
+    await self.touchpointOutbox.post(path + "/acknowledge").catch(() => {});
+  }
   const target = new URL(path, self.location.origin).href;
   const windows = await self.clients.matchAll({type: "window", includeUncontrolled: true});
-  for (const client of windows) {
-    if (client.url === target && "focus" in client) return client.focus();
-  }
-  const client = windows.find((c) => "navigate" in c);
-  if (client) {
-    await client.focus();
-    return client.navigate(target);
-  }
-  return self.clients.openWindow(target);
+  const open = windows.find((c) => c.url === target) || windows.find((c) => "navigate" in c);
+  if (!open) return self.clients.openWindow(target);
+  // Focusing needs the tap's user activation; navigating does not.
+  await open.focus().catch(() => {});
+  return open.url === target ? open : open.navigate(target);
+}
+
+async function openShownAlert(tag, action) {
+  const [notification] = await self.registration.getNotifications({tag: tag});
+  if (!notification) return;
+  notification.close();
+  await openAlert(notification.data || {}, action);
 }
 
 async function resubscribe(event) {

@@ -1,0 +1,89 @@
+"""Made for the van, checked in a real Chromium: no serious accessibility
+faults, thumb-sized targets, and pages that fit a 320 px phone."""
+import uuid
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from app.models import Lead, Notification
+from browser import browser, chromium, log_in, server, van_depot  # noqa: F401
+
+PAGES = {
+    "login": ("courier", "/login"),
+    "capture": ("courier", "/leads/new"),
+    "my leads": ("courier", "/my-leads"),
+    "lead page (courier)": ("courier", "/leads/{lead}"),
+    "lead page (rep)": ("rep", "/leads/{lead}"),
+    "notifications": ("rep", "/notifications"),
+    "devices": ("rep", "/devices"),
+    "alert settings": ("rep", "/account/alerts"),
+}
+
+# Every control a thumb must hit; a checkbox is hit through its label.
+TARGETS = """[...document.querySelectorAll(
+    'button, input:not([type=hidden]):not([type=radio]), select, textarea, summary, nav a, .chip span, a.button')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => e.type === "checkbox" && e.labels.length ? e.labels[0] : e)
+  .map(e => ({what: e.outerHTML.slice(0, 80), height: e.getBoundingClientRect().height,
+              width: e.getBoundingClientRect().width}))
+  .filter(t => t.height < 48 || t.width < 44)"""
+
+
+@pytest.fixture
+def lead(van_depot):
+    lead, _ = Lead.submit(van_depot.courier, {
+        "business_name": "Joe's Bakery", "category": "new_business", "temperature": "hot",
+        "contact_name": "Joe", "contact_phone": "+44 20 7946 0000", "postcode": "AB1 2CD",
+        "note": "Opens Monday"}, uuid.uuid4())
+    Notification.create(user=van_depot.rep, lead=lead, kind="new_lead",
+                        title="Hot lead: Joe's Bakery", body="New business · from Ann",
+                        path="/leads/%d" % lead.id)
+    return lead
+
+
+def open_page(browser, van_depot, lead, name, width=360):
+    role, path = PAGES[name]
+    page = browser.new_page()
+    page.set_viewport_size({"width": width, "height": 780})
+    if name != "login":
+        log_in(page, getattr(van_depot, role))
+    page.goto(path.format(lead=lead.id))
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_serious_accessibility_faults(browser, van_depot, lead, name):
+    page = open_page(browser, van_depot, lead, name)
+    results = Axe().run(page)
+    serious = [(v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_control_is_thumb_sized(browser, van_depot, lead, name):
+    page = open_page(browser, van_depot, lead, name)
+    assert page.evaluate(TARGETS) == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_fit_a_320_px_phone(browser, van_depot, lead, name):
+    page = open_page(browser, van_depot, lead, name, width=320)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_dark_mode_follows_the_phone(browser, van_depot, lead):
+    page = open_page(browser, van_depot, lead, "capture")
+    light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert light == "rgb(255, 255, 255)" and dark != light
+
+
+def test_capture_page_renders_before_any_script_runs(browser, van_depot, lead):
+    page = open_page(browser, van_depot, lead, "capture")
+    scripts = page.evaluate("[...document.scripts].map(s => ({src: s.src, type: s.type, "
+                            "defer: s.defer, inline: !s.src}))")
+    assert scripts and all(not s["inline"] for s in scripts)
+    assert all(s["type"] == "module" or s["defer"] for s in scripts)
