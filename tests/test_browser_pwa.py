@@ -159,3 +159,36 @@ def test_a_big_photo_is_scaled_on_the_phone_before_upload(browser, van_depot, tm
     page.wait_for_url("**/sent")
     [size] = uploads
     assert size < 600_000 < original.stat().st_size
+
+
+def test_a_new_version_waits_until_the_courier_taps_update(browser, van_depot, monkeypatch):
+    from app import pwa
+    page = browser.new_page()
+    log_in(page, van_depot.courier)
+    service_worker_ready(page)
+    old_caches = page.evaluate("caches.keys()")
+    monkeypatch.setattr(pwa, "version", lambda: "next-deploy")
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    banner = page.locator("#update-available")
+    expect(banner).to_be_visible(timeout=10000)
+    assert "touchpoint-shell-next-deploy" in page.evaluate("caches.keys()")
+    assert set(old_caches) <= set(page.evaluate("caches.keys()"))  # old one still serves
+    with page.expect_navigation():
+        banner.locator("button").click()
+    expect(banner).to_be_hidden()
+    shells = [name for name in page.evaluate("caches.keys()") if name.startswith("touchpoint-shell-")]
+    assert shells == ["touchpoint-shell-next-deploy"]  # the old version's cache is gone
+
+
+def test_the_capture_page_does_not_shift_as_it_loads(browser, van_depot):
+    page = browser.new_page()
+    page.add_init_script("""
+        window.__shift = 0;
+        new PerformanceObserver(list => list.getEntries().forEach(e => {
+            if (!e.hadRecentInput) window.__shift += e.value; }))
+          .observe({type: "layout-shift", buffered: true});""")
+    log_in(page, van_depot.courier)
+    page.goto("/leads/new")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__shift") < 0.01
