@@ -15,8 +15,8 @@ from flask import current_app
 
 from . import push
 from .db import db
-from .models import (Delivery, Lead, LeadEvent, Notification, PushSubscription, User,
-                     utcnow)
+from .models import (Delivery, Lead, LeadEvent, Notification, PushSubscription, Setting,
+                     User, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +260,10 @@ def urgency(note):
 
 
 def deadline(temperature):
-    minutes = current_app.config["DEADLINE_%s_MINUTES" % temperature.upper()]
-    return timedelta(minutes=minutes)
+    """How long a lead of this temperature may stay new: the managers' setting,
+    else the configured default."""
+    name = "DEADLINE_%s_MINUTES" % temperature.upper()
+    return timedelta(minutes=Setting.read(name.lower(), current_app.config[name]))
 
 
 def escalate_overdue():

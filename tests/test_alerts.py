@@ -280,3 +280,15 @@ def test_assigning_a_new_lead_tells_the_rep_and_the_courier(app, depot):
     told = {(n.user_id, n.kind, n.title) for n in Notification.select()}
     assert told == {(depot.rep.id, "assigned", "Assigned to you: Joe's Bakery"),
                     (depot.courier.id, "acknowledged", "Dana picked up your lead for Joe's Bakery")}
+
+
+def test_managers_deadline_setting_wins_over_the_configured_one(app, depot):
+    from app.models import Setting
+    Setting.write("deadline_hot_minutes", 60)
+    Lead.submit(depot.courier, {"business_name": "Hot", "category": "other",
+                                "temperature": "hot"}, uuid.uuid4())
+    Lead.update(created_at=utcnow() - timedelta(minutes=30)).execute()
+    with app.app_context():
+        assert notify.escalate_overdue() == []
+        Setting.write("deadline_hot_minutes", 20)
+        assert len(notify.escalate_overdue()) == 1

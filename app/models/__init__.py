@@ -9,6 +9,7 @@ from .base import (CATEGORIES, MAX_ID, ROLES, STATUSES, TEMPERATURES, BaseModel,
 from .people import ApiToken, PostcodePrefix, Route, Territory, TerritoryRep, User
 from .leads import DuplicateSubmission, Lead, LeadEvent, route_lead
 from .alerts import Delivery, Notification, PushSubscription
+from .depot import AuditEntry, Invite, Setting
 
 MODELS = [Territory, PostcodePrefix, Route, User, TerritoryRep, ApiToken, Lead, LeadEvent,
-          PushSubscription, Notification, Delivery]
+          PushSubscription, Notification, Delivery, Setting, AuditEntry, Invite]
