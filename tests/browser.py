@@ -11,6 +11,7 @@ import tempfile
 import threading
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -20,6 +21,8 @@ from app.tasks import consumer
 from conftest import FAST_HASH, PASSWORD, VAPID_KEYS, make_user
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# A loaded CI machine (2 cores) can take seconds to run a service worker.
+expect.set_options(timeout=15000)
 # A closed network: no calls home, no component downloads, no sandbox as root.
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic",

@@ -61,7 +61,7 @@ def deliver_to_service_worker(browser, page, server, data):
     cdp.on("ServiceWorker.workerVersionUpdated", lambda event: versions.extend(
         v for v in event["versions"] if v["runningStatus"] == "running"))
     cdp.send("ServiceWorker.enable")
-    for _ in range(100):  # Playwright delivers CDP events only while it runs
+    for _ in range(400):  # Playwright delivers CDP events only while it runs
         if versions:
             break
         page.wait_for_timeout(50)
@@ -90,11 +90,11 @@ def test_a_lead_alert_becomes_a_notification_that_opens_the_lead(browser, server
     assert PushSubscription.get().user_id == van_depot.rep.id
 
     lead_id = submit_lead(server, van_depot.courier, "Joe's Bakery")
-    [message] = wait_for(lambda: server.push_service.delivered(device))
+    [message] = wait_for(lambda: server.push_service.delivered(device), timeout=20)
     assert message.payload["lead_id"] == lead_id
 
     deliver_to_service_worker(browser, page, server, json.dumps(message.payload))
-    [shown] = wait_for(lambda: shown_notifications(page))
+    [shown] = wait_for(lambda: shown_notifications(page), timeout=20)
     assert shown["title"] == "Hot lead: Joe's Bakery"
     assert shown["tag"] == "lead-%d" % lead_id
     assert shown["actions"] == ["acknowledge"]
@@ -112,7 +112,7 @@ def test_an_empty_or_malformed_push_still_shows_a_notification(browser, server, 
     enable_alerts(browser, page, device)
     for data in ("", "not json {"):
         deliver_to_service_worker(browser, page, server, data)
-        [shown] = wait_for(lambda: shown_notifications(page))
+        [shown] = wait_for(lambda: shown_notifications(page), timeout=20)
         assert shown["title"] == "Touchpoint"
         assert "new alert" in shown["body"]
         tap(page, shown["tag"])
@@ -125,9 +125,9 @@ def test_the_acknowledge_action_picks_the_lead_up(browser, server, van_depot):
     log_in(page, van_depot.rep)
     enable_alerts(browser, page, device)
     lead_id = submit_lead(server, van_depot.courier, "Corner Shop")
-    [message] = wait_for(lambda: server.push_service.delivered(device))
+    [message] = wait_for(lambda: server.push_service.delivered(device), timeout=20)
     deliver_to_service_worker(browser, page, server, json.dumps(message.payload))
-    [shown] = wait_for(lambda: shown_notifications(page))
+    [shown] = wait_for(lambda: shown_notifications(page), timeout=20)
     tap(page, shown["tag"], "acknowledge")
     page.wait_for_url("**/leads/%d" % lead_id)
     lead = Lead.get_by_id(lead_id)
