@@ -44,6 +44,12 @@ def create_app(config=None):
     app.register_blueprint(devices.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(pwa.bp)
+    from .numbers import bp as numbers_bp
+    app.register_blueprint(numbers_bp)
+    from . import feed
+    app.register_blueprint(feed.bp)
+    from . import admin
+    admin.init_app(app)
     cli.init_app(app)
     Compress(app)
     return app

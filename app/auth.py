@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from .models import ApiToken, User
+from .models import ApiToken, PushSubscription, User
 from .security import bearer_token, is_local_path, limiter
 
 bp = Blueprint("auth", __name__)
@@ -38,10 +38,12 @@ def set_password(user, password):
 
 
 def deactivate(user):
-    """Lock user out: no login, and every session and token stops working now."""
+    """Lock user out: no login, every session and token stops working now, and
+    their devices get no more alerts. Returns how many devices were removed."""
     user.active = False
     user.rotate_session_token()
     user.save()
+    return PushSubscription.delete().where(PushSubscription.user == user).execute()
 
 
 def authenticate(email, password):
@@ -61,6 +63,8 @@ def home_for(user):
     """Where each role lands after login."""
     if user.role == "courier":
         return url_for("capture.new_lead")
+    if user.role == "manager":
+        return url_for("feed.index")
     return url_for("views.leads")
 
 

@@ -13,10 +13,10 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
-from . import push, tasks
+from . import push, synth, tasks
 from .auth import MIN_PASSWORD, deactivate, set_password
 from .db import db, migrate
-from .models import ROLES, ApiToken, Route, User
+from .models import ROLES, ApiToken, Lead, Route, User
 
 
 def _read_password():
@@ -75,11 +75,12 @@ def set_password_command(email):
 @with_appcontext
 @click.argument("email")
 def deactivate_command(email):
-    """Deactivate EMAIL: no more logins, and their sessions and tokens stop now."""
+    """Deactivate EMAIL: no more logins, their sessions and tokens stop now, and
+    their devices get no more alerts."""
     with db.connection_context():
         user = _existing_user(email)
-        deactivate(user)
-    click.echo("Deactivated %s." % user.email)
+        devices = deactivate(user)
+    click.echo("Deactivated %s; %d device(s) removed." % (user.email, devices))
 
 
 def _existing_user(email):
@@ -134,6 +135,29 @@ def demo_command():
                                        "only into an empty one.")
         logins = demo_depot.create()
     _print_logins(logins)
+
+
+@click.command("synth")
+@with_appcontext
+@click.option("--leads", default=1_000_000, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--force", is_flag=True, help="Add to a database that already has leads.")
+def synth_command(leads, seed, force):
+    """Fill the database with a synthetic depot and N realistic leads, for
+    benchmarks and demos (never a real depot's database)."""
+    migrate()
+    with db.connection_context():
+        existing = Lead.select().count()
+        if existing and not force:
+            raise click.ClickException("The database already has %d leads; synthetic data goes "
+                                       "into an empty one (add --force to add anyway)." % existing)
+        click.echo("Adding %s synthetic leads (seed %d)…" % (f"{leads:,}", seed))
+        made = synth.fill(leads, seed, echo=click.echo)
+    click.echo("Done: %s leads and %s events in %.0f s (%s leads/s)." % (
+        f"{made.leads:,}", f"{made.events:,}", made.seconds,
+        f"{made.leads / max(made.seconds, 1e-9):,.0f}"))
+    click.echo("Log in as manager1@%s, rep01@%s or courier001@%s; password for all: %s"
+               % (synth.DOMAIN, synth.DOMAIN, synth.DOMAIN, synth.PASSWORD))
 
 
 def _print_logins(logins):
@@ -228,6 +252,6 @@ def serve_command(demo, host, port):
 def init_app(app):
     for command in (migrate_command, create_user_command, set_password_command,
                     deactivate_command, token_command,
-                    revoke_token_command, demo_command, vapid_keys_command,
+                    revoke_token_command, demo_command, synth_command, vapid_keys_command,
                     serve_command):
         app.cli.add_command(command)

@@ -13,6 +13,8 @@ def test_each_role_lands_on_its_home(client, auth, depot):
     assert auth.login(depot.courier).headers["Location"] == "/leads/new"
     auth.logout()
     assert auth.login(depot.rep).headers["Location"] == "/leads"
+    auth.logout()
+    assert auth.login(depot.manager).headers["Location"] == "/feed"
 
 
 def test_login_ignores_email_case(client, auth, depot):

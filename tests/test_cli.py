@@ -1,5 +1,5 @@
 """The command line an operator or script drives: migrate, users, tokens, demo."""
-from app.models import ApiToken, Lead, Route, Territory, TerritoryRep, User
+from app.models import ApiToken, Lead, PushSubscription, Route, Territory, TerritoryRep, User
 from conftest import Auth, make_user
 
 
@@ -79,7 +79,11 @@ def test_set_password_and_deactivate_end_sessions(runner, client, depot):
     assert client.get("/my-leads").status_code == 302
     assert auth.login(depot.courier, "brand new password").status_code == 302
     assert runner.invoke(args=["set-password", "ann@depot.test"], input="short\n").exit_code != 0
-    assert runner.invoke(args=["deactivate", "ann@depot.test"]).exit_code == 0
+    PushSubscription.create(user=depot.courier, endpoint="https://fcm.googleapis.com/fcm/send/ann",
+                            p256dh="p", auth="a")
+    result = runner.invoke(args=["deactivate", "ann@depot.test"])
+    assert result.exit_code == 0 and "1 device(s) removed" in result.output
+    assert PushSubscription.select().where(PushSubscription.user == depot.courier).count() == 0
     assert client.get("/my-leads").status_code == 302
     assert auth.login(depot.courier, "brand new password").status_code == 401
     assert "No user" in runner.invoke(args=["deactivate", "x@depot.test"]).output

@@ -77,6 +77,11 @@ class Lead(BaseModel):
             (("territory", "id"), False),
             (("assigned_rep", "id"), False),
             (("status", "id"), False),
+            # The feed's filters (app/feed.py), each walked newest first.
+            (("route", "id"), False),
+            (("territory", "status", "id"), False),
+            # The numbers: a period's leads by when they were sent (app/numbers/).
+            (("created_at",), False),
         )
 
     @classmethod
@@ -339,6 +344,10 @@ class Lead(BaseModel):
     def timeline(self):
         return (LeadEvent.select(LeadEvent, User).join(User, on=LeadEvent.actor, join_type=JOIN.LEFT_OUTER)
                 .where(LeadEvent.lead == self).order_by(LeadEvent.id))
+
+
+# The feed's "escalated" filter: the few escalated leads, newest first.
+Lead.add_index(Lead.index(Lead.id, name="lead_escalated", where=Lead.escalated_at.is_null(False)))
 
 
 class DuplicateSubmission(Exception):
