@@ -1,13 +1,11 @@
 """The app in the van, in a real Chromium: installable, opens offline, and
 sends leads typed without signal exactly once when the signal returns."""
 import io
-import time
 
 from PIL import Image
 from playwright.sync_api import expect
 
 from app.models import Lead
-from conftest import wait_for
 from browser import browser, chromium, log_in, server, service_worker_ready, van_depot  # noqa: F401
 
 

@@ -2,15 +2,13 @@
 
 Every figure is about a cohort: the leads *sent* in the period, and what has
 become of them since (picked up, won…), so a period's numbers can still grow
-while its leads are worked. Two queries per period, the same on SQLite and
-PostgreSQL, both bounded by the index on `lead.created_at`:
-
-- one groups the period's leads by (territory, rep, courier, route) and counts
-  and sums in SQL: sent, overdue and never acknowledged, acknowledged within
-  the deadline, won, closed, won volume and value;
-- one fetches, for each lead that was acknowledged, the same four keys and
-  its seconds from sending to acknowledgement, for the medians and 90th
-  percentiles (interpolated, as PostgreSQL's percentile_cont does).
+while its leads are worked. One query per period, the same on SQLite and
+PostgreSQL, bounded by the index on `lead.created_at`, groups the period's
+leads by (territory, rep, courier, route) and counts and sums in SQL: sent,
+overdue and never acknowledged, acknowledged within the deadline, won,
+closed, won volume and value; and it gathers each group's seconds from
+sending to acknowledgement, for the medians and 90th percentiles
+(interpolated here, as PostgreSQL's percentile_cont does).
 
 Rolling the groups up into any breakdown (overall, by territory, rep, courier,
 route, or courier-and-rep pair) is then a matter of adding small rows here.
@@ -121,10 +119,12 @@ def tally(scope, start, end, now, breakdowns=("territory", "rep", "courier", "ro
     if scope is not None:
         where &= scope
     groups = defaultdict(Figures)
-    for *keys, sent, overdue, on_time, won, closed, volume, value in db.execute(_sums(where, now)):
-        groups[tuple(keys)].add(sent, overdue, on_time, won, closed, volume, value)
-    for row in db.execute(_pickups(where)):
-        groups[row[:4]].seconds.append(row[4])
+    for *keys, sent, overdue, on_time, won, closed, volume, value, seconds in db.execute(
+            _sums(where, now)):
+        group = groups[tuple(keys)]
+        group.add(sent, overdue, on_time, won, closed, volume, value)
+        # Sorted here, each breakdown's lists are runs that Python's sort merges cheaply.
+        group.seconds = sorted(each_seconds(seconds))
     return _roll_up(groups, breakdowns)
 
 
@@ -159,17 +159,10 @@ def _sums(where, now):
                     fn.SUM(Case(None, [(won, 1)], 0)),
                     fn.SUM(Case(None, [(Lead.status.in_(CLOSED_STATUSES), 1)], 0)),
                     fn.SUM(Case(None, [(won, Lead.weekly_volume)])),
-                    fn.SUM(Case(None, [(won, Lead.weekly_value)])))
+                    fn.SUM(Case(None, [(won, Lead.weekly_value)])),
+                    all_seconds(seconds))
             .where(where)
             .group_by(*GROUP)
-            .tuples())
-
-
-def _pickups(where):
-    """(territory, rep, courier, route, seconds to pick-up) of each lead picked up."""
-    return (Lead
-            .select(*GROUP, seconds_to_acknowledge())
-            .where(where & Lead.acknowledged_at.is_null(False))
             .tuples())
 
 
@@ -178,3 +171,21 @@ def seconds_to_acknowledge():
     if is_sqlite():
         return (fn.julianday(Lead.acknowledged_at) - fn.julianday(Lead.created_at)) * 86400
     return fn.date_part("epoch", Lead.acknowledged_at - Lead.created_at)
+
+
+def all_seconds(seconds):
+    """A group's seconds to pick-up, every one, for its medians and
+    percentiles: one aggregate of the same pass that counts and sums (a second
+    query for them would read every lead of the period again)."""
+    if is_sqlite():
+        return fn.GROUP_CONCAT(seconds)  # leaves out leads not picked up (NULL)
+    return fn.array_remove(fn.array_agg(seconds), None)
+
+
+def each_seconds(aggregate):
+    """all_seconds' value as floats: SQLite's comma-separated text, PostgreSQL's array."""
+    if aggregate is None:
+        return []
+    if isinstance(aggregate, str):
+        return [float(value) for value in aggregate.split(",")]
+    return aggregate

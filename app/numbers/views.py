@@ -193,7 +193,6 @@ def _chosen_territory(territories):
     raise UnknownTerritory("Pick one of the territories in the list.")
 
 
-
 @bp.route("/leaderboard")
 @login_required
 def board():

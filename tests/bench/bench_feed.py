@@ -1,13 +1,14 @@
 """Benchmark: the manager's feed and numbers pages at 10,000 and 1,000,000 leads.
 
-    .venv/bin/python tests/bench/bench_feed.py [--sizes 10000,1000000] [--repeat 30]
+    .venv/bin/python tests/bench/bench_feed.py [--sizes 10000,1000000] [--repeat 60]
         [--postgres postgresql://postgres@127.0.0.1:5432/postgres] [--no-cache]
 
 For each size it fills a fresh database with the synthetic depot
 (`flask --app wsgi synth`, app/synth.py), logs a manager in through the test
 client, and times whole requests in-process (routing, login, queries,
-templates): the feed's first page, two filtered pages (one full at both
-sizes, one of a rare combination whose page fills only at the larger), a
+templates): the feed's first page, three filtered pages (a common
+combination, a sparse filter, both full pages at both sizes, and a sparser
+combination whose page fills only at the larger: judged on time alone), a
 deep page (reached by following the "Older" link DEEP_PAGES times: 5,000
 leads in, the middle of the smaller depot), a search, and the numbers page
 for its default period.
@@ -53,14 +54,19 @@ from conftest import FAST_HASH, csrf_token  # noqa: E402
 CACHE = os.path.join(tempfile.gettempdir(), "touchpoint-bench-feed")
 DEEP_PAGES = 100
 WARMUP = 5
-QUERIES = [  # name, URL ({territory} and {deep} are filled in), whether a feed query
-    ("feed, first page", "/feed", True),
-    ("feed, filtered", "/feed?status=won&temperature=hot&territory={territory}", True),
-    # Few leads are new: a full page at 1,000,000 leads, a few rows at 10,000.
-    ("feed, rare filter", "/feed?status=new&temperature=hot&territory={territory}", True),
-    ("feed, deep page", "{deep}", True),
-    ("feed, search", "/feed?q=bak", True),
-    ("numbers", "/numbers", False),
+QUERIES = [  # name, URL ({territory} and {deep} are filled in), kind of goal
+    ("feed, first page", "/feed", "feed"),
+    ("feed, filtered", "/feed?status=won&temperature=hot&territory={territory}", "feed"),
+    # About 1 lead in 100 is still new: a sparse filter that fills a page at both sizes.
+    ("feed, rare filter", "/feed?status=new", "feed"),
+    # Sparser still: a full page at 1,000,000 leads but only a few rows at
+    # 10,000, so its ratio compares a page of 50 leads with one of three (the
+    # time to show 47 more leads, not to find them); judged on 100 ms alone.
+    ("feed, sparse combo", "/feed?status=new&temperature=hot&territory={territory}",
+     "feed, fewer rows"),
+    ("feed, deep page", "{deep}", "feed"),
+    ("feed, search", "/feed?q=bak", "feed"),
+    ("numbers", "/numbers", "numbers"),
 ]
 FEED_P95_MS, FEED_RATIO, NUMBERS_P95_MS = 100, 1.5, 1000
 NEXT_LINK = re.compile(r'rel="next" href="([^"]+)"')
@@ -341,7 +347,7 @@ def report(sizes, measured, clock):
     small, large = sizes[0], sizes[-1]
     print("  %-18s %s   ratio   goal" % ("query", "   ".join(
         "%10s p50 / p95" % f"{size:,}" for size in sizes)))
-    for name, _, is_feed in QUERIES:
+    for name, _, kind in QUERIES:
         if not all(name in measured[size] for size in sizes):
             print("  %-18s not measured at every size" % name)
             continue
@@ -350,9 +356,12 @@ def report(sizes, measured, clock):
         cells = "   ".join("%8.1f / %7.1f" % (percentile(times[size], 0.5), p95[size])
                            for size in sizes)
         ratio = p95[large] / p95[small]
-        if is_feed:
+        if kind == "feed":
             met = ratio <= FEED_RATIO and p95[large] < FEED_P95_MS
             goal = "p95 <= %.1fx and < %d ms" % (FEED_RATIO, FEED_P95_MS)
+        elif kind == "feed, fewer rows":
+            met, goal = p95[large] < FEED_P95_MS, "p95 < %d ms (pages differ in rows)" % (
+                FEED_P95_MS)
         else:
             met, goal = p95[large] < NUMBERS_P95_MS, "p95 < %d ms" % NUMBERS_P95_MS
         print("  %-18s %s   %5.2fx  %s: %s" % (name, cells, ratio, goal,
@@ -363,7 +372,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000",
                         help="lead counts, comma-separated, smallest first")
-    parser.add_argument("--repeat", type=int, default=30, help="timed requests per query")
+    parser.add_argument("--repeat", type=int, default=60, help="timed requests per query")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres", metavar="URL",
                         help="a PostgreSQL server (any database on it) to run against")
