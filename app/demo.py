@@ -7,6 +7,7 @@ only, never into a depot's real one (the command refuses a database with users).
 import random
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import current_app
 from werkzeug.security import generate_password_hash
@@ -58,7 +59,9 @@ def create():
         TerritoryRep.create(territory=north, rep=fay, membership="backup")
         TerritoryRep.create(territory=south, rep=fay, membership="backup")
         reps = {north.id: dana, south.id: eli}
-        for n in range(50):
+        # Oldest first, so that ids follow time as they do for real leads
+        # (the feed pages newest first by id).
+        for n in reversed(range(50)):
             _demo_lead(rng, n, rng.choice(couriers), reps)
     return couriers + [dana, eli, fay, manager]
 
@@ -84,8 +87,24 @@ def _demo_lead(rng, n, courier, reps):
     steps = STEPS[:rng.randint(1, 3)]
     if n % 3 == 0:
         steps.append(rng.choice(ENDINGS))
-    at = created
+    at, times = created, []
     for step in steps:
         at += timedelta(minutes=rng.randint(3, 240))
         LeadEvent.create(lead=lead, kind=step, actor=rep, created_at=at)
-    Lead.update(status=steps[-1], assigned_rep=rep, updated_at=at).where(Lead.id == lead.id).execute()
+        times.append(at)
+    # steps[0] is always "acknowledged": the rep picked the lead up then.
+    Lead.update(status=steps[-1], assigned_rep=rep, updated_at=at, acknowledged_at=times[0],
+                **_ending(rng, steps[-1], at)).where(Lead.id == lead.id).execute()
+
+
+def _ending(rng, status, at):
+    """What a closed demo lead records: when, and a win's weekly business."""
+    if status not in ENDINGS:
+        return {}
+    fields = {"closed_at": at}
+    if status == "won":
+        fields.update(weekly_volume=rng.choice([15, 40, 120]),
+                      weekly_value=Decimal(rng.choice([300, 850, 2400])))
+    elif status == "declined":
+        fields["decline_reason"] = rng.choice(["duplicate", "existing_customer", "not_a_fit"])
+    return fields

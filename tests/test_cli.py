@@ -62,6 +62,15 @@ def test_demo_creates_a_whole_depot_and_prints_the_logins(runner, app):
     statuses = {lead.status for lead in Lead.select()}
     assert {"new", "acknowledged", "won", "lost", "declined"} <= statuses
     assert Lead.select().where(Lead.territory.is_null()).exists()
+    # Its history reads like a real one: ids follow time (the feed pages by id),
+    # every lead past "new" was picked up before it moved on, and closed leads say when.
+    leads = list(Lead.select().order_by(Lead.id))
+    assert [lead.created_at for lead in leads] == sorted(lead.created_at for lead in leads)
+    for lead in leads:
+        assert (lead.acknowledged_at is None) == (lead.status == "new")
+        assert lead.acknowledged_at is None or lead.created_at < lead.acknowledged_at
+        assert (lead.closed_at is not None) == (lead.status in ("won", "lost", "declined"))
+        assert (lead.weekly_value is not None) == (lead.status == "won")
 
 
 def test_demo_refuses_a_database_that_has_users(runner, app):
