@@ -337,6 +337,14 @@ def test_bad_dates_get_a_clear_message(app, depot, args, message, who, path):
 
 # --- Charts: well-formed SVG holding the table's numbers -----------------------------
 
+@pytest.mark.parametrize("metric", ["bogus", "", "SENT", "sent'><script>", "x" * 500])
+def test_an_unknown_chart_measure_charts_leads_sent(app, march, depot, metric):
+    response = get(logged_in(app, depot.manager), "/numbers", metric=metric)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<script>" not in html.split("<main", 1)[-1]
+    titles = [svg.find("{%s}title" % SVG).text for svg in charts(html)[1:]]
+    assert titles and all(title.startswith("Leads sent by ") for title in titles)
+
 @pytest.mark.parametrize("measure", MEASURES)
 def test_charts_are_svg_showing_the_tables_numbers(app, march, depot, measure):
     response = get(logged_in(app, depot.manager), "/numbers", metric=measure)
