@@ -6,23 +6,21 @@ the dates are kept apart from the other conditions, since they decide how a
 page is walked (app/feed/pages.py).
 """
 import operator
-import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 from functools import cached_property, reduce
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 from .. import search
 from ..models import CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, Lead, utcnow
 from ..notify import deadline
+from ..numbers.period import EARLIEST, LATEST, midnight_utc, parse_day
 
 MAX_SEARCH = 200
 CHOICES = {"status": STATUSES, "temperature": TEMPERATURES, "category": CATEGORIES}
 BY_ID = {"territory": Lead.territory, "route": Lead.route, "courier": Lead.courier,
          "rep": Lead.assigned_rep}
 FLAGS = ("unrouted", "escalated", "overdue")
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 class Filters:
@@ -72,13 +70,8 @@ class Filters:
     def _date(self, raw, name):
         if raw in (None, ""):
             return
-        try:
-            if not DATE.match(raw):
-                raise ValueError
-            day = date.fromisoformat(raw)
-            if not 2000 <= day.year <= 2999:
-                raise ValueError
-        except ValueError:
+        day = parse_day(raw)
+        if day is None or not EARLIEST <= day <= LATEST:
             self.errors[name] = "%s must be a date like 2025-03-31, not “%s”." % (
                 name.capitalize(), raw[:40])
             return
@@ -144,9 +137,7 @@ class Filters:
 
 def depot_midnight(day):
     """The start of day in the depot's time zone, as naive UTC (as stored)."""
-    zone = ZoneInfo(current_app.config["DEPOT_TIMEZONE"])
-    start = datetime.combine(day, time(), tzinfo=zone)
-    return start.astimezone(timezone.utc).replace(tzinfo=None)
+    return midnight_utc(day, current_app.config["DEPOT_TIMEZONE"])
 
 
 def deadlines():

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 class PeriodError(ValueError):
@@ -42,8 +42,7 @@ class Period:
         return self._utc(self.first), self._utc(self.last + timedelta(days=1))
 
     def _utc(self, day):
-        local = datetime.combine(day, time(), tzinfo=ZoneInfo(self.zone))
-        return local.astimezone(timezone.utc).replace(tzinfo=None)
+        return midnight_utc(day, self.zone)
 
     def args(self):
         """The URL query that names this period."""
@@ -61,6 +60,20 @@ class Period:
 def _day(day, year):
     text = "%d %s" % (day.day, day.strftime("%b"))
     return "%s %d" % (text, day.year) if year else text
+
+
+def midnight_utc(day, zone):
+    """The start of day in zone, as naive UTC (as the database holds times)."""
+    local = datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def parse_day(text):
+    """A real day written YYYY-MM-DD (ASCII digits), else None."""
+    try:
+        return date.fromisoformat(text) if ISO_DATE.match(text) else None
+    except ValueError:
+        return None
 
 
 def local_today(zone, now):
@@ -94,10 +107,7 @@ def _parse(value, name, default):
     value = (value or "").strip()
     if not value:
         return default
-    try:
-        day = date.fromisoformat(value) if ISO_DATE.match(value) else None
-    except ValueError:
-        day = None
+    day = parse_day(value)
     if day is None:
         raise PeriodError("The %s date must be a real date written YYYY-MM-DD, e.g. %s."
                           % (name, default.isoformat()))
