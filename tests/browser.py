@@ -103,11 +103,25 @@ def browser(chromium, server):
 
 
 def log_in(page, user, password=PASSWORD):
+    """Log in through the form and wait until the browser has left /login (so
+    the session cookie is set before the next navigation)."""
     page.goto("/login")
     page.fill("#email", user.email)
     page.fill("#password", password)
     page.click("button.primary")
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+# Screenshots a reviewer can open: tests write them here (README, "Screenshots").
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR", os.path.join(os.path.dirname(__file__), "screenshots"))
+
+
+def screenshot(page, name, full_page=False):
+    """Save what the page shows now as SCREENSHOTS/<name>.png; returns the path."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    path = os.path.join(SCREENSHOTS, name + ".png")
+    page.screenshot(path=path, full_page=full_page)
+    return path
 
 
 def service_worker_ready(page):
