@@ -69,6 +69,7 @@ def lead_json(lead):
         "photo_url": (url_for("views.lead_photo", lead_id=lead.id) if lead.photo else None),
         "url": url_for("views.lead", lead_id=lead.id),
         "created_at": _iso(lead.created_at),
+        "captured_at": _iso(lead.captured_at) if lead.captured_at else None,
         "updated_at": _iso(lead.updated_at),
     }
 

@@ -6,6 +6,7 @@ its bodies with the very same form, so a page and a script can never disagree.
 import math
 import re
 import uuid
+from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -52,6 +53,28 @@ def a_uuid(form, field):
         raise ValidationError("Must be a UUID, e.g. 0b7c8a3e-5d41-4f2a-9c3b-1e2f3a4b5c6d.")
 
 
+class CaptureTimeField(HiddenField):
+    """When the courier tapped Send, by the phone's clock: ISO 8601 with its
+    zone (e.g. 2026-12-01T09:30:00Z), held as naive UTC. Empty when the page
+    posted without JavaScript (then it was sent the moment it was typed)."""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        raw = valuelist[0].strip() if valuelist else ""
+        if not raw:
+            return
+        try:
+            when = datetime.fromisoformat(raw) if len(raw) <= 40 else None
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise ValueError("Must be a date and time with its zone, e.g. 2026-12-01T09:30:00Z.")
+        self.data = when.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def _value(self):
+        return self.data.isoformat() + "Z" if self.data else ""
+
+
 def text(label, max_length, *validators, required=False):
     first = [DataRequired("Required.")] if required else [Optional()]
     return StringField(label, filters=[strip], validators=first + [
@@ -88,6 +111,7 @@ class CaptureForm(FlaskForm):
     lng = FloatField("Longitude", invalid_value_message="Must be a number.", validators=[
         Optional(), finite, NumberRange(-180, 180, "Longitude is between -180 and 180.")])
     photo = FileField("Photo")
+    captured_at = CaptureTimeField()
 
     def validate(self, extra_validators=None):
         """Every field's rules, then: a position needs both of its coordinates.
@@ -106,14 +130,14 @@ class CaptureForm(FlaskForm):
 # The form's fields a Lead stores as they are (the photo is handled apart).
 LEAD_FIELDS = ("business_name", "category", "competitor", "temperature", "contact_name",
                "contact_phone", "contact_email", "address", "postcode", "note",
-               "expects_call", "lat", "lng")
+               "expects_call", "lat", "lng", "captured_at")
 
 
 def lead_fields(form):
     """The lead's columns from a validated CaptureForm."""
     values = {name: getattr(form, name).data for name in LEAD_FIELDS}
     for name, value in values.items():
-        if value is None and name not in ("lat", "lng"):
+        if value is None and name not in ("lat", "lng", "captured_at"):
             values[name] = ""
     values["postcode"] = values["postcode"].upper()
     if values["category"] != "competitor":

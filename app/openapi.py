@@ -42,6 +42,10 @@ def lead_input_schema():
     properties = {name: _field_schema(f) for name, f in fields}
     properties["client_uuid"].update(format="uuid", description=(
         "Made by the client once per lead; sending it again returns the same lead."))
+    properties["captured_at"].update(format="date-time", description=(
+        "When the courier tapped Send, by the phone's clock, with its zone. A time "
+        "over 10 minutes after arrival or over 30 days before it is not believed "
+        "and stored as null."))
     required = [name for name, f in fields
                 if any(isinstance(v, (DataRequired, InputRequired))
                        for v in f.kwargs.get("validators", []))]
@@ -73,6 +77,7 @@ def _lead_schema():
         "photo_url": {"type": ["string", "null"]},
         "url": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
+        "captured_at": {"type": ["string", "null"], "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
     })
     return {"type": "object", "properties": props, "required": sorted(props),

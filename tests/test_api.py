@@ -230,6 +230,59 @@ def test_only_required_fields_are_enough(client, depot):
     assert response.json["expects_call"] is False
 
 
+def captured(minutes_ago):
+    """An ISO time with its zone, minutes before now (negative: in the future)."""
+    from datetime import datetime, timedelta, timezone
+    return (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def test_a_lead_typed_offline_keeps_the_time_the_courier_saw_it(client, depot):
+    response = post_lead(client, lead_body(captured_at=captured(95)), bearer(depot.courier))
+
+    assert response.status_code == 201
+    lead = Lead.get_by_id(response.json["id"])
+    assert 94 * 60 < (lead.created_at - lead.captured_at).total_seconds() < 96 * 60
+    assert lead.seen_earlier == lead.captured_at
+    assert response.json["captured_at"] == lead.captured_at.replace(microsecond=0).isoformat() + "Z"
+
+
+def test_a_capture_time_in_another_zone_is_the_same_moment(client, depot):
+    from datetime import datetime, timedelta, timezone
+    seen = datetime.now(timezone(timedelta(hours=-5))) - timedelta(minutes=30)
+
+    response = post_lead(client, lead_body(captured_at=seen.isoformat()), bearer(depot.courier))
+
+    lead = Lead.get_by_id(response.json["id"])
+    assert abs((lead.captured_at - seen.astimezone(timezone.utc).replace(tzinfo=None))
+               .total_seconds()) < 1
+
+
+def test_a_lead_sent_at_once_is_not_said_to_be_seen_earlier(client, depot):
+    response = post_lead(client, lead_body(captured_at=captured(0.5)), bearer(depot.courier))
+
+    lead = Lead.get_by_id(response.json["id"])
+    assert lead.captured_at is not None and lead.seen_earlier is None
+
+
+@pytest.mark.parametrize("minutes_ago, believed", [
+    (-5, "as arrival"),        # a phone clock a little ahead: it cannot be later than arrival
+    (-60, None),               # an hour in the future: the phone's clock is wrong
+    (40 * 24 * 60, None),      # 40 days in an outbox: not believable either
+])
+def test_an_unbelievable_capture_time_never_refuses_the_lead(client, depot, minutes_ago,
+                                                             believed):
+    response = post_lead(client, lead_body(captured_at=captured(minutes_ago)),
+                         bearer(depot.courier))
+
+    assert response.status_code == 201
+    lead = Lead.get_by_id(response.json["id"])
+    if believed is None:
+        assert lead.captured_at is None and response.json["captured_at"] is None
+    else:
+        assert lead.captured_at == lead.created_at
+    assert lead.seen_earlier is None
+
+
 def test_lead_with_location_keeps_latitude_and_longitude(client, depot):
     response = post_lead(client, lead_body(lat=51.5072, lng=-0.1276), bearer(depot.courier))
 
@@ -425,6 +478,17 @@ BAD_FIELDS += [
     for name, limit in [("business_name", 120), ("competitor", 80), ("contact_name", 100),
                         ("contact_phone", 32), ("contact_email", 254), ("address", 200),
                         ("postcode", 12), ("note", 1000)]
+]
+CAPTURE_TIME = "Must be a date and time with its zone, e.g. 2026-12-01T09:30:00Z."
+BAD_FIELDS += [
+    pytest.param({"captured_at": value}, "captured_at", CAPTURE_TIME, id="captured_at " + why)
+    for value, why in [("yesterday", "in words"), ("2026-12-01T09:30:00", "without a zone"),
+                       ("2026-13-01T09:30:00Z", "month 13"), ("1" * 5000, "5,000 digits"),
+                       ("2026-12-01T09:30:00Z{}", "with a trailing format string")]
+]
+BAD_FIELDS += [
+    pytest.param({"captured_at": 1764581400}, "captured_at", "Must be text or null.",
+                 id="captured_at as a number"),
 ]
 BAD_FIELDS += [
     pytest.param({name: DROP}, name, "Required.", id="without %s" % name)

@@ -6,6 +6,7 @@ the rep's workflow: acknowledge, contact, quote, win, lose or decline.
 (`WHERE status = <the status the user saw>`), so two reps, or two tabs, can
 never both take the same step; the winner alone writes the step's event.
 """
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -33,6 +34,25 @@ DECLINE_REASONS = {
 # Ceilings no real customer reaches: a bigger number is a typing slip.
 MAX_WEEKLY_VOLUME = 1_000_000
 MAX_WEEKLY_VALUE = Decimal("10000000")
+# A phone's clock may run a little ahead of ours; a lead may wait in a phone's
+# outbox for days, not months. Outside these, the phone's time is not believed.
+CLOCK_SKEW = timedelta(minutes=10)
+OUTBOX_MAX_AGE = timedelta(days=30)
+# Below this, "seen" and "arrived" are the same moment to a person.
+SAME_MOMENT = timedelta(minutes=1)
+
+
+def capture_time(claimed, arrived):
+    """The phone's capture time as we store it: None when not given or not
+    believable (later than CLOCK_SKEW after arrival, or older than
+    OUTBOX_MAX_AGE), and never later than the arrival itself.
+
+    A wrong phone clock is not the courier's mistake, so it never refuses the
+    lead: the arrival time then stands alone.
+    """
+    if claimed is None or not arrived - OUTBOX_MAX_AGE <= claimed <= arrived + CLOCK_SKEW:
+        return None
+    return min(claimed, arrived)
 
 class Lead(BaseModel):
     """A sales opportunity a courier saw on their route.
@@ -63,6 +83,9 @@ class Lead(BaseModel):
     lat = DoubleField(null=True)
     lng = DoubleField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # When the courier tapped Send, by the phone's clock (see capture_time);
+    # None when unknown or not believable. created_at is when it arrived.
+    captured_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
     acknowledged_at = DateTimeField(null=True)
     escalated_at = DateTimeField(null=True)
@@ -149,8 +172,18 @@ class Lead(BaseModel):
             raise DuplicateSubmission()
         return existing, False
 
+    @property
+    def seen_earlier(self):
+        """When the courier saw it, if that was over a minute before it arrived."""
+        if self.captured_at and self.created_at - self.captured_at > SAME_MOMENT:
+            return self.captured_at
+        return None
+
     @classmethod
     def _record(cls, courier, fields, client_uuid):
+        arrived = utcnow()
+        fields = dict(fields, created_at=arrived, updated_at=arrived,
+                      captured_at=capture_time(fields.get("captured_at"), arrived))
         lead = cls(courier=courier, client_uuid=client_uuid, route=courier.route_id,
                    **fields)
         lead.territory = route_lead(lead)
