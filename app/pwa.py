@@ -9,7 +9,7 @@ worker is served from /sw.js (a worker served from /static/ could only control
 import hashlib
 import os
 
-from flask import Blueprint, current_app, jsonify, render_template, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -46,6 +46,19 @@ def version():
 def _version_static_urls(endpoint, values):
     if endpoint == "static" and "v" not in values:
         values["v"] = static_hash(values["filename"])
+
+
+@bp.after_app_request
+def _cache_versioned_static(response):
+    """A static file asked for by its current hash never changes: browsers may
+    keep it a year without asking again. Any other static URL is revalidated."""
+    if request.endpoint == "static" and response.status_code in (200, 304):
+        filename = (request.view_args or {}).get("filename", "")
+        if request.args.get("v") == static_hash(filename):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.route("/manifest.webmanifest")
