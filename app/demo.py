@@ -80,7 +80,9 @@ def _demo_lead(rng, n, courier, reps):
     lead, _ = Lead.submit(courier, fields, uuid.uuid4())
     created = utcnow() - timedelta(hours=n * 7 + rng.randint(0, 5))
     Lead.update(created_at=created, updated_at=created).where(Lead.id == lead.id).execute()
-    LeadEvent.update(created_at=created).where(LeadEvent.lead == lead).execute()
+    # History, not news: announced when it happened, so the worker's sweep
+    # never pushes it to a device enabled today (as app/synth.py does).
+    LeadEvent.update(created_at=created, announced_at=created).where(LeadEvent.lead == lead).execute()
     rep = reps.get(lead.territory_id)
     if rep is None or n < 8:
         return
@@ -90,7 +92,7 @@ def _demo_lead(rng, n, courier, reps):
     at, times = created, []
     for step in steps:
         at += timedelta(minutes=rng.randint(3, 240))
-        LeadEvent.create(lead=lead, kind=step, actor=rep, created_at=at)
+        LeadEvent.create(lead=lead, kind=step, actor=rep, created_at=at, announced_at=at)
         times.append(at)
     # steps[0] is always "acknowledged": the rep picked the lead up then.
     Lead.update(status=steps[-1], assigned_rep=rep, updated_at=at, acknowledged_at=times[0],

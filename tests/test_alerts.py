@@ -292,3 +292,13 @@ def test_managers_deadline_setting_wins_over_the_configured_one(app, depot):
         assert notify.escalate_overdue() == []
         Setting.write("deadline_hot_minutes", 20)
         assert len(notify.escalate_overdue()) == 1
+
+
+def test_demo_history_is_already_announced_so_no_device_hears_old_news(app):
+    from app import demo
+    with app.app_context():
+        demo.create()
+        LeadEvent.update(created_at=utcnow() - timedelta(days=30)).execute()
+        assert LeadEvent.select().count() > 50
+        assert notify.unannounced_events() == []
+    assert Notification.select().count() == 0
