@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from .models import ApiToken, PushSubscription, User
+from .models import ApiToken, PushSubscription, Territory, TerritoryRep, User
 from .security import bearer_token, is_local_path, limiter
 
 bp = Blueprint("auth", __name__)
@@ -135,6 +135,21 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+ROLE_NAMES = {"courier": "Courier", "rep": "Sales rep", "manager": "Manager"}
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Who the user is, where they work, their settings, and logging out."""
+    memberships = (TerritoryRep.select(TerritoryRep, Territory)
+                   .join(Territory)
+                   .where(TerritoryRep.rep == current_user.id)
+                   .order_by(TerritoryRep.membership.desc(), Territory.name))
+    return render_template("auth/account.html", role=ROLE_NAMES.get(current_user.role),
+                           memberships=list(memberships) if current_user.role == "rep" else [])
+
+
 @bp.route("/account/password", methods=("GET", "POST"))
 @login_required
 def change_password():
@@ -147,7 +162,7 @@ def change_password():
             set_password(current_user, form.new.data)
             login_user(current_user._get_current_object())
             flash("Password changed. Your other devices have been logged out.")
-            return redirect(home_for(current_user))
+            return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form)
 
 

@@ -182,7 +182,7 @@ def too_many_devices():
     limit = current_app.config["PUSH_MAX_DEVICES"]
     return ApiError(409, "too_many_devices",
                     "Alerts already reach %d devices of yours, the most allowed. Remove one "
-                    "on the Devices and alerts page (%s), then try again."
+                    "on the Devices page (%s), then try again."
                     % (limit, url_for("devices.devices")))
 
 

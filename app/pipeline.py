@@ -21,7 +21,8 @@ from wtforms.validators import (AnyOf, DataRequired, InputRequired, Length, Opti
 from . import tasks
 from .auth import role_required
 from .capture import printable, strip
-from .models import STATUSES, Lead, User
+from .models import STATUSES, Lead, User, utcnow
+from .notify import deadline
 from .models.leads import (DECLINE_REASONS, MAX_WEEKLY_VALUE, MAX_WEEKLY_VOLUME,
                            NEXT_STEPS, NotAllowed, WorkflowError)
 
@@ -29,6 +30,28 @@ bp = Blueprint("pipeline", __name__, url_prefix="/leads/<int:lead_id>")
 
 STEPS = ("contacted", "quoted", "won", "lost")
 CENT = Decimal("0.01")
+
+
+class Written(DataRequired):
+    """Something must be written to send this form, though the box itself is
+    optional on the lead's page: its label says nothing of "(required)"."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.field_flags = {}
+
+
+def mark_deadlines(leads):
+    """Give each lead its `due_at`: for a lead still new, when escalation flags
+    it (by escalation's own rule, notify.deadline); None for the others."""
+    allowed = {}
+    for lead in leads:
+        lead.due_at = None
+        if lead.status == "new":
+            if lead.temperature not in allowed:
+                allowed[lead.temperature] = deadline(lead.temperature)
+            lead.due_at = lead.created_at + allowed[lead.temperature]
+    return leads
 
 
 def weekly_volume_rule(form, field):
@@ -78,13 +101,13 @@ class DeclineForm(FlaskForm):
 
 class NoteForm(FlaskForm):
     note = TextAreaField("Add a note", filters=[strip], validators=[
-        DataRequired("Write the note first."),
+        Written("Write the note first."),
         Length(max=1000, message="At most 1000 characters."), printable])
 
 
 class KudosForm(FlaskForm):
     message = TextAreaField("Thank the courier", filters=[strip], validators=[
-        DataRequired("Write a short thank-you first."),
+        Written("Write a short thank-you first."),
         Length(max=280, message="At most 280 characters."), printable])
 
 
@@ -116,8 +139,9 @@ def lead_page(lead, status=200, error=None, **failed):
     problems = [(form[name].label.text if form[name].type != "HiddenField" else "", message)
                 for form in failed.values() for name, messages in form.errors.items()
                 for message in messages]
+    mark_deadlines([lead])
     return render_template(
-        "leads/detail.html", lead=lead, events=list(lead.timeline()), forms=forms,
+        "leads/detail.html", lead=lead, events=list(lead.timeline()), forms=forms, now=utcnow(),
         error=error, problems=problems, staff=staff,
         may_acknowledge=lead.may_acknowledge(current_user),
         may_work=staff and lead.may_work(current_user),

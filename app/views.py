@@ -16,10 +16,13 @@ from peewee import JOIN
 
 from . import photos
 from .auth import home_for, role_required
-from .models import Lead, Territory, User
-from .pipeline import lead_page
+from .models import Lead, Territory, User, utcnow
+from .pipeline import lead_page, mark_deadlines
 
 bp = Blueprint("views", __name__)
+
+# The rep's lists of leads (`/leads?show=`), as the page names them.
+LISTS = {"all": "All", "mine": "Mine", "waiting": "Not picked up"}
 
 
 @bp.route("/")
@@ -33,12 +36,25 @@ def home():
 @bp.route("/leads")
 @role_required("rep", "manager")
 def leads():
-    """The leads this rep or manager may see, newest first."""
+    """The leads this rep or manager may see, newest first: all, theirs, or
+    those nobody has picked up yet (`?show=`)."""
+    show = request.args.get("show", "all")
+    if show not in LISTS:
+        error = ("There is no list called \u201c%s\u201d. Choose All, Mine or Not picked up."
+                 % show[:40])
+        return render_template("leads/list.html", leads=[], show=None, lists=LISTS,
+                               error=error), 400
     before = request.args.get("before", type=int)
     query = Lead.visible_to(current_user).select(Lead, User, Territory).join(
         User, on=Lead.courier).switch(Lead).join(Territory, join_type=JOIN.LEFT_OUTER)
+    if show == "mine":
+        query = query.where(Lead.assigned_rep == current_user.id)
+    elif show == "waiting":
+        query = query.where(Lead.status == "new")
     rows, next_before = Lead.page(query, before)
-    return render_template("leads/list.html", leads=rows, next_before=next_before)
+    mark_deadlines(rows)
+    return render_template("leads/list.html", leads=rows, next_before=next_before, show=show,
+                           lists=LISTS, now=utcnow())
 
 
 @bp.route("/leads/<int:lead_id>")

@@ -116,7 +116,7 @@ def test_manager_opens_every_depot_page(app, admin, depot):
 @pytest.mark.parametrize("role, shown", [("manager", True), ("rep", False), ("courier", False)])
 def test_account_page_links_managers_to_admin(client, role, shown):
     Auth(client).login(make_user(role))
-    assert ('href="/admin/"' in page(client.get("/account/password"))) is shown
+    assert ('href="/admin/"' in page(client.get("/account"))) is shown
 
 
 # --- Users ---------------------------------------------------------------------------

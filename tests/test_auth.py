@@ -1,11 +1,12 @@
 """Accounts, sessions, CSRF, roles and the headers every response carries."""
 import hashlib
 import re
+from html import unescape
 
 import pytest
 
 from app.auth import deactivate, set_password
-from app.models import ApiToken
+from app.models import ApiToken, TerritoryRep
 from conftest import PASSWORD, Auth, bearer, csrf_token, make_user
 
 
@@ -191,7 +192,8 @@ def test_roles_get_403_on_pages_not_theirs(client, auth, role, path):
 
 
 def test_anonymous_visitors_are_sent_to_login(client):
-    for path in ("/", "/leads", "/leads/new", "/my-leads", "/leads/1", "/account/password"):
+    for path in ("/", "/leads", "/leads/new", "/my-leads", "/leads/1", "/account",
+                 "/account/password"):
         assert client.get(path).headers["Location"].startswith("/login"), path
 
 
@@ -209,6 +211,75 @@ def test_security_headers_on_every_response(client, path):
 
 def test_pages_have_no_inline_scripts(client, auth, depot):
     auth.login(depot.courier)
-    for path in ("/login", "/leads/new", "/my-leads", "/account/password"):
+    for path in ("/login", "/leads/new", "/my-leads", "/account", "/account/password"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>" not in html and "onclick=" not in html, path
+
+
+# --- The account page ----------------------------------------------------------------
+
+def settings_links(html):
+    return re.findall(r'<li><a href="([^"]+)"><span class="title">(.*?)</span>', html)
+
+
+@pytest.mark.parametrize("who, role, where, links", [
+    ("courier", "Courier", ("Route", "R1 — North loop"),
+     [("/account/password", "Password"), ("/account/alerts", "Alerts"), ("/devices", "Devices"),
+      ("/my-record", "My record")]),
+    ("rep", "Sales rep", ("Territory", "North"),
+     [("/account/password", "Password"), ("/account/alerts", "Alerts"), ("/devices", "Devices"),
+      ("/numbers", "Numbers")]),
+    ("backup", "Sales rep", ("Territory", "North (backup)"),
+     [("/account/password", "Password"), ("/account/alerts", "Alerts"), ("/devices", "Devices"),
+      ("/numbers", "Numbers")]),
+    ("manager", "Manager", None,
+     [("/account/password", "Password"), ("/account/alerts", "Alerts"), ("/devices", "Devices"),
+      ("/numbers", "Numbers"), ("/admin/", "Running the depot")]),
+])
+def test_account_page_says_who_you_are_and_lists_your_settings(client, auth, depot, who, role,
+                                                                where, links):
+    user = getattr(depot, who)
+    auth.login(user)
+
+    html = client.get("/account").get_data(as_text=True)
+
+    facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html, re.S))
+    assert facts["Name"] == user.name and facts["Role"] == role
+    if where:
+        assert unescape(facts[where[0]]) == where[1]
+    assert "Route" not in facts if who != "courier" else "Territory" not in facts
+    assert settings_links(html) == links
+    assert '<form method="post" action="/logout" class="logout">' in html
+    assert 'name="current"' not in html  # the password form has its own page
+
+
+def test_a_rep_in_two_territories_sees_both(client, auth, depot):
+    TerritoryRep.create(territory=depot.south, rep=depot.rep, membership="backup")
+    auth.login(depot.rep)
+
+    facts = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", client.get("/account").get_data(
+        as_text=True), re.S))
+
+    assert facts["Territories"] == "North, South (backup)"
+
+
+def test_the_header_links_to_the_account_page_and_logout_works_from_it(client, auth, depot):
+    auth.login(depot.courier)
+    html = client.get("/my-leads").get_data(as_text=True)
+    assert '<a href="/account">Account</a>' in html
+
+    token = csrf_token(client, "/account")
+    assert client.post("/logout", data={"csrf_token": token}).headers["Location"] == "/login"
+    assert client.get("/account").headers["Location"].startswith("/login")
+
+
+def test_logout_without_csrf_token_is_refused(client, auth, depot):
+    auth.login(depot.courier)
+    assert client.post("/logout").status_code == 400
+    assert client.get("/account").status_code == 200
+
+
+def test_login_page_says_what_touchpoint_is_and_has_a_full_width_button(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert '<p class="intro">Touchpoint takes the sales leads couriers spot' in html
+    assert '<button type="submit" class="primary big">Log in</button>' in html

@@ -139,7 +139,7 @@ def test_logging_out_removes_this_device(browser, server, van_depot):
     page = browser.new_page()
     log_in(page, van_depot.rep)
     enable_alerts(browser, page, device)
-    page.goto("/account/password")
+    page.goto("/account")
     page.click("form[action='/logout'] button")
     page.wait_for_url("**/login")
     assert PushSubscription.select().count() == 0

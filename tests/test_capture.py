@@ -237,9 +237,9 @@ def test_my_leads_lists_every_lead_the_courier_sent_newest_first_with_its_status
     page = client.get("/my-leads")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    cards = re.findall(r'<span class="title">(.*?)</span>\s*<span class="status [^"]*">(.*?)</span>',
-                       html)
-    assert cards == [("Second Smithy", "New"), ("First Florist", "Won")]
+    cards = re.findall(r'<span class="title">(.*?)</span>\s*<span class="badges">'
+                       r'<span class="pill status [^"]*">(.*?)</span>', html)
+    assert cards == [("Second Smithy", "Sent"), ("First Florist", "Won")]
     assert "Bob&#39;s own lead" not in html
     assert "Older leads" not in html
 

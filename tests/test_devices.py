@@ -197,7 +197,7 @@ def test_a_user_may_have_only_so_many_devices(client, app, depot, hosts):
 
     assert_error(response, 409, "too_many_devices")
     message = response.json["error"]["message"]
-    assert "Remove one on the Devices and alerts page (/devices)" in message
+    assert "Remove one on the Devices page (/devices)" in message
     assert len(devices_of(depot.rep)) == 2
     assert subscribe(client, browser_subscription(FCM + "1"), headers).status_code == 200
     # Nor may another user's device move into a full account; it stays where it was.
@@ -472,7 +472,7 @@ def test_a_local_subject_outside_development_is_refused_loudly_not_by_crashing(
     assert Delivery.select().count() == 0
 
 
-# --- The Devices and alerts page -------------------------------------------------
+# --- The Devices page -------------------------------------------------
 
 
 def enable_push_row(user, label="Test phone", **fields):
@@ -508,7 +508,7 @@ def test_with_no_devices_the_page_says_how_to_enable_alerts(client, role):
     text = page(client)
 
     assert "No device gets your alerts yet." in text
-    assert "Open Touchpoint on your phone and tap Enable alerts" in text
+    assert "To get alerts on this phone or computer, tap Enable alerts" in text
     assert "<script" not in text.split("<main>")[1]
 
 
@@ -526,7 +526,7 @@ def test_the_page_says_when_push_is_not_configured(client, app, depot, tmp_path)
 def test_the_page_needs_a_login_and_is_linked_from_the_account_page(client, depot):
     assert client.get("/devices").status_code == 302
     Auth(client).login(depot.courier)
-    assert 'href="/devices"' in page(client, "/account/password")
+    assert 'href="/devices"' in page(client, "/account")
 
 
 def test_removing_a_device_stops_its_alerts(client, depot):

@@ -42,8 +42,9 @@ def page(client, path="/notifications"):
 
 def listed(html_text):
     """(unread?, title) of each notification on an inbox page, in order."""
-    items = re.findall(r'<li class="card note( unread)?">.*?<span class="title">'
-                       r'(?:<span class="visually-hidden">Unread: </span>)?(.*?)</span>',
+    items = re.findall(r'<li class="notification( unread)?">.*?<span class="title">'
+                       r'(?:<span class="unread-dot" aria-hidden="true"></span>'
+                       r'<span class="visually-hidden">Unread: </span>)?(.*?)</span>',
                        html_text, re.S)
     return [(bool(unread), html.unescape(title)) for unread, title in items]
 
@@ -523,7 +524,7 @@ def test_preferences_page_says_which_clock_it_means(app, client, auth, depot):
 def test_account_page_links_to_the_alert_preferences(client, auth, depot):
     auth.login(depot.courier)
 
-    assert 'href="/account/alerts"' in page(client, "/account/password")
+    assert 'href="/account/alerts"' in page(client, "/account")
 
 
 CLOCK = "Use the 24-hour clock as HH:MM, e.g. 22:00 or 06:30."

@@ -563,7 +563,7 @@ def test_a_couriers_record_shows_their_rank_when_the_board_is_on(app, march, dep
 ])
 def test_the_account_page_links_to_each_roles_numbers(app, depot, who, board_on, present, absent):
     Setting.write("leaderboard_for_couriers", board_on)
-    html = logged_in(app, getattr(depot, who)).get("/account/password").get_data(as_text=True)
+    html = logged_in(app, getattr(depot, who)).get("/account").get_data(as_text=True)
     for link in present:
         assert 'href="%s"' % link in html
     for link in absent:

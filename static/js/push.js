@@ -3,13 +3,38 @@
    server at every start, and removing it at logout. */
 const outbox = window.touchpointOutbox;
 
+/** A failure already said in our own words (the server's refusal, a blocked permission). */
+class AlertsError extends Error {}
+
+const BLOCKED = "Notifications are blocked for Touchpoint in this browser. To allow them, " +
+  "tap the icon left of the address (a lock or ⓘ), open Permissions or Site settings, set " +
+  "Notifications to Allow, then come back here and tap Enable alerts again.";
+
+/** What went wrong, in words a courier can act on; never the browser's own message. */
+export function explain(error) {
+  if (error instanceof AlertsError) return error.message;
+  if (!navigator.onLine || error instanceof TypeError || error?.name === "NetworkError") {
+    return "No connection right now. Tap Enable alerts again when you have signal or Wi-Fi.";
+  }
+  if (error?.name === "NotAllowedError" && Notification.permission !== "granted") return BLOCKED;
+  if (error?.name === "NotSupportedError") {
+    return "This browser can't get alerts. Use Chrome, Firefox, Edge or Safari; on iPhone, " +
+      "add Touchpoint to the Home Screen first and open it from there.";
+  }
+  // AbortError, and NotAllowedError with permission given: the browser's push service
+  // would not register this device (unreachable, or switched off in this browser).
+  return "This browser couldn't reach its alert service. Check you are online and tap " +
+    "Enable alerts again in a minute. If it keeps failing, try another browser on this " +
+    "device (a private window can't get alerts), or tell your manager.";
+}
+
 export function supported() {
   return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
 }
 
 async function serverKey() {
   const response = await fetch("/api/v1/push/key", {credentials: "same-origin"});
-  if (!response.ok) throw new Error("Alerts are not set up on this server.");
+  if (!response.ok) throw new AlertsError("Alerts are not set up on this server yet. Please tell your manager.");
   const {public_key: key} = await response.json();
   const padded = (key + "===".slice((key.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
@@ -29,15 +54,18 @@ async function register(subscription, resync) {
   }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
-    throw new Error((body.error && body.error.message) || "The server refused this device.");
+    throw new AlertsError((body.error && body.error.message) ||
+                          "Touchpoint couldn't save this device. Try again in a minute.");
   }
 }
 
 /** Ask for permission (from a tap), subscribe, and tell the server. */
 export async function enableAlerts() {
   const permission = await Notification.requestPermission();
+  if (permission === "denied") throw new AlertsError(BLOCKED);
   if (permission !== "granted") {
-    throw new Error("Alerts are blocked for Touchpoint. Allow notifications in the browser's site settings.");
+    throw new AlertsError("Touchpoint needs your permission to alert you. Tap Enable alerts " +
+                          "again and choose Allow.");
   }
   const registration = await navigator.serviceWorker.ready;
   const subscription = (await registration.pushManager.getSubscription()) || await subscribe(registration);
@@ -79,7 +107,10 @@ export function wireButtons() {
         if (status) status.textContent = "Alerts are on for this device.";
         window.location.reload();
       } catch (error) {
-        if (status) status.textContent = error.message;
+        if (status) {
+          status.textContent = explain(error);
+          status.classList.add("notice");
+        }
       } finally {
         button.disabled = false;
       }
