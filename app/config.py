@@ -40,6 +40,9 @@ def defaults(instance_path):
         "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
         "PASSWORD_HASH_METHOD": "scrypt",
         "DEPOT_TIMEZONE": "UTC",
+        # Money on every page: an ISO 4217 code, written as the locale writes it.
+        "DEPOT_CURRENCY": "GBP",
+        "DEPOT_LOCALE": "en_GB",
         "PROXY_FIX": 0,
         "FORCE_HTTPS_COOKIES": False,
         # The task queue: a SQLite file of its own by default, or redis://….
@@ -76,7 +79,7 @@ def defaults(instance_path):
 ENV_STRINGS = ("DATABASE_URL", "SECRET_KEY", "PHOTO_FOLDER", "RATELIMIT_STORAGE_URI",
                "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD", "QUEUE_URL",
                "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_SERVICE_HOSTS",
-               "PUSH_CA_BUNDLE")
+               "PUSH_CA_BUNDLE", "DEPOT_CURRENCY", "DEPOT_LOCALE")
 ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX", "QUEUE_WORKERS",
             "PUSH_MAX_DEVICES", "PUSH_MAX_ATTEMPTS", "DEADLINE_HOT_MINUTES",
             "DEADLINE_WARM_MINUTES", "DEADLINE_FYI_MINUTES")

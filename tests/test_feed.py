@@ -83,7 +83,7 @@ def manager(auth, depot):
 
 def shown(response):
     """The ids of the leads a feed page lists, in order."""
-    return [int(i) for i in re.findall(r'<li class="card[^"]*" data-id="(\d+)"', response.get_data(as_text=True))]
+    return [int(i) for i in re.findall(r'<tr class="lead[^"]*" data-id="(\d+)"', response.get_data(as_text=True))]
 
 
 def exported(response):
@@ -203,7 +203,8 @@ def test_dates_find_exactly_their_leads_whichever_way_they_are_walked(client, ma
 
 def test_each_row_says_age_deadline_people_and_escalation(client, manager, spread):
     html = client.get("/feed").get_data(as_text=True)
-    rows = dict(re.findall(r'data-id="(\d+)">(.*?)</li>', html, re.S))
+    rows = {id: re.sub(r"<[^>]+>", "", row)
+            for id, row in re.findall(r'data-id="(\d+)">(.*?)</tr>', html, re.S)}
     bakery = rows[str(spread.leads["bakery"].id)]
     assert "5 min ago" in bakery and "min left" in bakery and "No rep yet" in bakery
     florist = rows[str(spread.leads["florist"].id)]
@@ -227,6 +228,81 @@ def test_the_feed_costs_a_handful_of_queries_however_many_leads(client, manager,
     assert len(statements) <= 9, statements
     leads = [sql for sql in statements if 'FROM "lead"' in sql]
     assert len(leads) == 1 and "OFFSET" not in leads[0]
+
+
+# --- Sorting ---------------------------------------------------------------------------
+
+
+def test_oldest_first_lists_and_exports_the_leads_the_other_way(client, manager, spread):
+    ids = sorted(lead.id for lead in spread.leads.values())
+    page = client.get("/feed?sort=oldest")
+    assert page.status_code == 200 and shown(page) == ids
+    assert [int(row["id"]) for row in exported(client.get("/feed.csv?sort=oldest"))] == ids
+    north = {spread.leads[name].id for name in ("bakery", "florist", "pharmacy", "salon")}
+    since = days_ago(spread, 20)
+    assert shown(client.get("/feed?sort=oldest&territory=%d" % spread.north.id)) == sorted(north)
+    assert shown(client.get("/feed?sort=oldest&since=%s&territory=%d" % (since, spread.north.id))
+                 ) == sorted(north)
+
+
+def test_deadline_first_lists_the_new_leads_most_overdue_first(client, manager, spread):
+    # Due: deli 1 h ago (warm, 4 h, sent 5 h ago), florist 45 min ago, bakery in
+    # 10 min, books in 22 h. Leads no longer new have no deadline and are left out.
+    order = [spread.leads[name].id for name in ("deli", "florist", "bakery", "books")]
+    page = client.get("/feed?sort=deadline")
+    assert page.status_code == 200 and shown(page) == order
+    assert "Only leads still new have a deadline" in page.get_data(as_text=True)
+    assert [int(row["id"]) for row in exported(client.get("/feed.csv?sort=deadline"))] == order
+    assert shown(client.get("/feed?sort=deadline&temperature=hot")) == order[1:3]
+    assert shown(client.get("/feed?sort=deadline&unrouted=1")) == [order[0], order[3]]
+    assert shown(client.get("/feed?sort=deadline&q=bak")) == [order[2]]
+    assert shown(client.get("/feed?sort=deadline&status=won")) == []
+
+
+def test_deadline_first_follows_the_managers_deadlines(client, manager, spread):
+    Setting.write("deadline_warm_minutes", 600)  # the deli (warm, sent 5 h ago) is due in 5 h
+    order = [spread.leads[name].id for name in ("florist", "bakery", "deli", "books")]
+    assert shown(client.get("/feed?sort=deadline")) == order
+
+
+def walk(client, url):
+    """The ids of every page of a feed URL, following its next-page links."""
+    found = []
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        found += shown(page)
+        url = older_link(page)
+    return found
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "deadline"])
+def test_every_order_pages_through_every_lead_once(client, manager, depot, sort):
+    now, allowed = utcnow(), {"hot": 15, "warm": 240, "fyi": 1440}
+    made = []
+    for n in range(130):
+        temperature = ("hot", "warm", "fyi")[n % 3]
+        # Sent in an order unlike the ids', some at the same moment, so that
+        # deadlines tie and interleave across temperatures.
+        sent = now - timedelta(minutes=(n * 37) % 1500)
+        lead = make_lead(depot.courier, "Lead %d" % n, temperature=temperature,
+                         status="new" if n % 5 else "won", created_at=sent)
+        made.append((sent + timedelta(minutes=allowed[temperature]), lead.id, lead.status))
+    expected = {
+        "newest": sorted((id for _, id, _ in made), reverse=True),
+        "oldest": sorted(id for _, id, _ in made),
+        "deadline": [id for _, id, status in sorted(made) if status == "new"]}[sort]
+    assert walk(client, "/feed?sort=%s" % sort) == expected
+    assert [int(row["id"]) for row in exported(client.get("/feed.csv?sort=" + sort))] == expected
+
+
+def test_the_headers_sort_by_age_and_deadline_keeping_the_filters(client, manager, spread):
+    html = client.get("/feed?status=new").get_data(as_text=True)
+    assert 'aria-sort="ascending"><a href="/feed?status=new&amp;sort=oldest">Age' in html
+    assert 'href="/feed?status=new&amp;sort=deadline">Deadline' in html
+    html = client.get("/feed?status=new&sort=oldest").get_data(as_text=True)
+    assert 'aria-sort="descending"><a href="/feed?status=new&amp;sort=newest">Age' in html
+    assert '<option value="oldest" selected>Oldest first</option>' in html
 
 
 # --- Pages -----------------------------------------------------------------------------
@@ -368,7 +444,10 @@ def test_nothing_changed_is_a_304(client, manager, spread):
 
 
 def test_the_pages_version_is_what_the_first_poll_sends(client, manager, spread):
-    for url in ("/feed", "/feed?status=new&q=bak", "/feed?before=%d" % spread.leads["deli"].id):
+    deli = spread.leads["deli"].id
+    for url in ("/feed", "/feed?status=new&q=bak", "/feed?before=%d" % deli,
+                "/feed?sort=oldest&after=%d" % deli, "/feed?sort=deadline&after=%d" % deli,
+                "/feed?sort=deadline&q=bak"):
         html = client.get(url).get_data(as_text=True)
         version = re.search(r'data-version="([0-9a-f]+)"', html).group(1)
         changes = re.search(r'data-changes="([^"]+)"', html).group(1).replace("&amp;", "&")
@@ -437,7 +516,8 @@ def test_the_page_loads_its_script_as_a_module(client, manager, spread):
 
 
 @pytest.mark.parametrize("role", ["courier", "rep"])
-@pytest.mark.parametrize("path", ["/feed", "/feed.csv", "/feed?status=new", "/feed.csv?q=joe"])
+@pytest.mark.parametrize("path", ["/feed", "/feed.csv", "/feed?status=new", "/feed.csv?q=joe",
+                                  "/feed?sort=deadline", "/feed.csv?sort=oldest"])
 def test_couriers_and_reps_may_not_see_the_feed(client, auth, spread, role, path):
     auth.login(getattr(spread, role))
     assert client.get(path).status_code == 403
@@ -494,6 +574,11 @@ HOT = {"bakery", "florist", "salon"}
     ("before=abc", "Before must be an id", HOT),
     ("before=-5", "Before must be an id", HOT),
     ("q=" + "x" * 201, "at most 200 characters", HOT),
+    ("sort=age", "Sort by newest, oldest, deadline, not “age”.", HOT),
+    ("sort=DEADLINE", "Sort by newest, oldest, deadline, not “DEADLINE”.", HOT),
+    ("after=1", "“after” pages the oldest-first or deadline order", HOT),
+    ("sort=oldest&before=1", "“before” pages the newest-first order", HOT),
+    ("sort=deadline&after=x", "After must be an id", {"bakery", "florist"}),
 ])
 def test_bad_filter_values_are_explained_and_left_out(client, manager, spread, query, message,
                                                       expected):
@@ -559,7 +644,7 @@ def test_the_csv_has_every_column_in_depot_time(client, manager, app, depot):
         "contact_name": "Joe", "contact_phone": "020 7946 0000",
         "contact_email": "joe@bakery.example", "note": "Opens Monday", "expects_call": "yes",
         "acknowledged_at": "2025-03-10 07:40:00", "closed_at": "2025-03-20 18:00:00",
-        "weekly_volume": "40", "weekly_value": "1200.50"}]
+        "weekly_volume": "40", "weekly_value": "1200.50", "currency": "GBP"}]
 
 
 def test_the_csv_quotes_and_keeps_unicode(client, manager, depot):

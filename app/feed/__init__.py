@@ -18,8 +18,8 @@ from ..models import (CATEGORIES, STATUSES, TEMPERATURES, AuditEntry, Lead, Rout
                       User, utcnow)
 from ..views import local_time
 from .export import csv_chunks, export_rows
-from .filters import Filters, deadlines
-from .pages import PAGE_SIZE, Courier, Rep, newest_first, version, with_people
+from .filters import SORTS, Filters, deadlines
+from .pages import PAGE_SIZE, Courier, Rep, page_of, version, with_people
 
 bp = Blueprint("feed", __name__)
 
@@ -58,10 +58,10 @@ def choices():
 @bp.route("/feed")
 @role_required("manager")
 def index():
-    """Every lead, newest first, as the filters in the URL say."""
+    """Every lead the filters in the URL keep, in the order they ask (newest first)."""
     filters = Filters(request.args)
     columns = (Lead, Courier.id, Courier.name, Rep.id, Rep.name, Territory, Route)
-    rows = list(with_people(columns, filters, filters.before, PAGE_SIZE + 1))
+    rows = list(with_people(columns, filters, filters.cursor, PAGE_SIZE + 1))
     leads, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     limits = deadlines() if any(lead.status == "new" for lead in leads) else {}
     for lead in leads:
@@ -69,8 +69,8 @@ def index():
         lead.due_at = lead.created_at + allowed if allowed else None
     page = render_template(
         "feed/index.html", leads=leads, filters=filters, now=filters.now, options=choices(),
-        STATUSES=STATUSES, TEMPERATURES=TEMPERATURES, CATEGORIES=CATEGORIES,
-        next_before=leads[-1].id if more else None,
+        STATUSES=STATUSES, TEMPERATURES=TEMPERATURES, CATEGORIES=CATEGORIES, SORTS=SORTS,
+        next_page=filters.cursor_args(leads[-1].id) if more else None,
         version=version((lead.id, lead.updated_at, lead.escalated_at) for lead in leads))
     return page, 400 if filters.errors else 200
 
@@ -83,11 +83,13 @@ def changes():
     if filters.errors:
         raise ApiError(400, "invalid_parameter", " ".join(filters.errors.values()),
                        {name: [message] for name, message in filters.errors.items()})
-    query = Lead.select(Lead.id, Lead.updated_at, Lead.escalated_at)
-    rows = list(newest_first(query, filters, filters.before).tuples())
+    ids, order = page_of(filters, filters.cursor)
+    rows = list(Lead.select(Lead.id, Lead.updated_at, Lead.escalated_at)
+                .where(Lead.id.in_(ids)).order_by(order).tuples())
     current = version(rows)
     response = (Response(status=304) if request.if_none_match.contains_weak(current)
-                else jsonify(version=current, newest=rows[0][0] if rows else None))
+                else jsonify(version=current,
+                           newest=max((row[0] for row in rows), default=None)))
     response.set_etag(current)
     response.headers["Cache-Control"] = "private, no-cache"
     return response

@@ -6,6 +6,8 @@ import io
 from datetime import datetime
 from decimal import Decimal
 
+from flask import current_app
+
 from ..models import Lead, Route, Territory
 from ..views import local_time
 from .pages import Courier, Rep, with_people
@@ -23,19 +25,22 @@ EXPORT_COLUMNS = [
     ("acknowledged_at", Lead.acknowledged_at), ("closed_at", Lead.closed_at),
     ("weekly_volume", Lead.weekly_volume), ("weekly_value", Lead.weekly_value),
 ]
+# weekly_value stays a plain number a spreadsheet can add up ("£1,200.50" would be
+# text to many); the depot's currency code follows it in a column of its own.
+CURRENCY_COLUMN = "currency"
 
 
 def export_rows(filters):
-    """Every lead the filters keep, newest first, fetched a batch at a time
+    """Every lead the filters keep, in their sort, fetched a batch at a time
     (each batch a keyset query, so memory stays flat however many there are)."""
     columns = [column for _, column in EXPORT_COLUMNS]
-    before = None
+    cursor = None
     while True:
-        batch = list(with_people(columns, filters, before, EXPORT_BATCH).tuples())
+        batch = list(with_people(columns, filters, cursor, EXPORT_BATCH).tuples())
         yield from batch
         if len(batch) < EXPORT_BATCH:
             return
-        before = batch[-1][0]
+        cursor = batch[-1][0]
 
 
 def csv_chunks(rows):
@@ -43,10 +48,11 @@ def csv_chunks(rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
-    writer.writerow([name for name, _ in EXPORT_COLUMNS])
+    writer.writerow([name for name, _ in EXPORT_COLUMNS] + [CURRENCY_COLUMN])
     yield take(buffer)
+    currency = current_app.config["DEPOT_CURRENCY"]
     for count, row in enumerate(rows, 1):
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([cell(value) for value in row] + [currency])
         if count % EXPORT_BATCH == 0:
             yield take(buffer)
     yield take(buffer)

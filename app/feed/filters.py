@@ -21,6 +21,10 @@ CHOICES = {"status": STATUSES, "temperature": TEMPERATURES, "category": CATEGORI
 BY_ID = {"territory": Lead.territory, "route": Lead.route, "courier": Lead.courier,
          "rep": Lead.assigned_rep}
 FLAGS = ("unrouted", "escalated", "overdue")
+# The orders the feed lists leads in (`sort=`), the first the default. Newest
+# first pages back with `before=<id>`, the others forward with `after=<id>`.
+SORTS = {"newest": "Newest first", "oldest": "Oldest first",
+         "deadline": "Deadline first (new leads only)"}
 
 
 class Filters:
@@ -39,7 +43,14 @@ class Filters:
         for name in FLAGS:
             self._flag(args.get(name), name)
         self._search(args.get("q"))
+        self.sort = self._sort(args.get("sort"))
         self.before = self._whole(args.get("before"), "before")
+        self.after = self._whole(args.get("after"), "after")
+        wrong = "after" if self.sort == "newest" else "before"
+        if getattr(self, wrong) is not None:
+            self.errors[wrong] = "“%s” pages the %s order, so it was left out." % (
+                wrong, "oldest-first or deadline" if wrong == "after" else "newest-first")
+            setattr(self, wrong, None)
         if self.values.get("since", date.min) > self.values.get("until", date.max):
             self.errors["until"] = "“Until” (%s) is before “since” (%s), so it was left out." % (
                 self.values.pop("until"), self.values["since"])
@@ -85,6 +96,21 @@ class Filters:
         else:
             self.errors[name] = "%s is on with 1, off when left out." % name.capitalize()
 
+    def _sort(self, raw):
+        if raw in (None, "") or raw in SORTS:
+            return raw or "newest"
+        self.errors["sort"] = "Sort by %s, not “%s”." % (", ".join(SORTS), raw[:40])
+        return "newest"
+
+    @property
+    def cursor(self):
+        """Where the page starts: after this lead in the sort order (None: the top)."""
+        return self.before if self.sort == "newest" else self.after
+
+    def cursor_args(self, lead_id):
+        """The url_for arguments of the page that starts after lead_id."""
+        return {"before" if self.sort == "newest" else "after": lead_id}
+
     def _search(self, raw):
         text = (raw or "").strip()
         if not text:
@@ -108,6 +134,8 @@ class Filters:
             if isinstance(value, date):
                 value = value.isoformat()
             found[name] = 1 if value is True else value
+        if self.sort != "newest":
+            found["sort"] = self.sort
         return found
 
     def period(self):

@@ -1,18 +1,22 @@
-"""Pages of the feed: keyset pagination on id, newest first, never OFFSET.
+"""Pages of the feed: keyset pagination, never OFFSET, in the filters' sort.
 
-A page is the PAGE_SIZE newest leads below a cursor (`before=<id>`), so
-leads arriving meanwhile neither shift nor repeat a page. Its ids are picked
-on lead alone, with the index the filters allow (see app/models/leads.py,
-Lead.Meta.indexes), and only then joined to the people and places a page
-shows. `version` digests what a page shows, for the live feed's ETag.
+A page is the PAGE_SIZE leads after a cursor lead in the sort order (newest
+first: ids below `before=<id>`; oldest first: ids above `after=<id>`; by
+deadline: due after the `after` lead's due), so leads arriving meanwhile
+neither shift nor repeat a page. Its ids are picked on lead alone, with the
+index the filters allow (see app/models/leads.py, Lead.Meta.indexes), and
+only then joined to the people and places a page shows. `version` digests
+what a page shows, for the live feed's ETag.
 """
 import hashlib
+import heapq
 
-from peewee import JOIN, SQL, NodeList, fn
+from peewee import JOIN, SQL, Case, NodeList, fn
 
 from .. import search
 from ..db import is_sqlite
-from ..models import Lead, Route, Territory, User
+from ..models import TEMPERATURES, Lead, Route, Territory, User
+from .filters import deadlines
 
 PAGE_SIZE = 50
 
@@ -20,26 +24,78 @@ Courier = User.alias("courier")
 Rep = User.alias("rep")
 
 
+def page_of(filters, cursor=None, limit=PAGE_SIZE):
+    """A page of the filters' leads in their sort: (the ids, as a query or a
+    list, and the ORDER BY that lists them in that order)."""
+    if filters.sort == "deadline":
+        ids = due_first(filters, cursor, limit)
+        return ids, Case(Lead.id, [(id, n) for n, id in enumerate(ids)]) if ids else Lead.id
+    ids = newest_first(Lead.select(Lead.id), filters, cursor, limit)
+    return ids, Lead.id.asc() if filters.sort == "oldest" else Lead.id.desc()
+
+
 def newest_first(query, filters, before=None, limit=PAGE_SIZE):
-    """query (over Lead) kept to the leads the filters keep, newest first, a
-    page of them from before (keyset on id, never OFFSET)."""
+    """query (over Lead) kept to the leads the filters keep, newest first (or
+    oldest first, after `before`, if the filters sort so), a page of them from
+    before (keyset on id, never OFFSET)."""
+    oldest = filters.sort == "oldest"
     key, conditions = Lead.id, list(filters.conditions)
     if filters.text:
         query, key = search.matching(query, filters.text)
-    order = key.desc()
+    order = key.asc() if oldest else key.desc()
     start, end = filters.period()
     if start or end:
-        by_dates = not filters.text and dates_first(start, end, before)
+        # Oldest first, a period's first leads are at the start of its dates,
+        # never behind a walk over every older id.
+        by_dates = not filters.text and (oldest or dates_first(start, end, before))
         sent = Lead.created_at if by_dates or not is_sqlite() else unindexed(Lead.created_at)
-        conditions += [sent >= start] if start else []
-        conditions += [sent < end] if end else []
-        if by_dates:
-            order = (key + 0).desc()  # no index holds id + 0: the dates' index leads
+        conditions += sent_within(start, end, sent)
+        if by_dates:  # no index holds id + 0: the dates' index leads
+            order = (key + 0).asc() if oldest else (key + 0).desc()
     if before is not None:
-        conditions.append(key < before)
+        conditions.append(key > before if oldest else key < before)
     if conditions:
         query = query.where(*conditions)
     return query.order_by(order).limit(limit)
+
+
+def sent_within(start, end, sent=Lead.created_at):
+    """The conditions of the filters' dates on when a lead was sent."""
+    return ([sent >= start] if start else []) + ([sent < end] if end else [])
+
+
+def due_first(filters, after=None, limit=PAGE_SIZE):
+    """The ids of a page of the filters' leads by deadline, the soonest (the
+    most overdue) first, after the lead `after`.
+
+    A deadline belongs to a new lead only: once picked up or closed a lead has
+    met or missed it, so this order lists the leads still new and no others.
+    Due is sent + the temperature's allowance, so within a temperature the
+    order is the order of sending: each temperature's new leads are walked by
+    created_at (a page at most each) and the walks merged. At scale this wants
+    an index on lead (temperature, created_at, id) WHERE status = 'new'; without
+    it each walk sorts that temperature's new leads (about 1 in 100 leads).
+    """
+    allowances = deadlines()
+    last = (Lead.select(Lead.created_at, Lead.temperature).where(Lead.id == after).first()
+            if after else None)
+    walks = []
+    for temperature in filters.values.get("temperature", TEMPERATURES):
+        allowed = allowances[temperature]
+        query = Lead.select(Lead.id, Lead.created_at)
+        if filters.text:
+            query, _ = search.matching(query, filters.text)
+        conditions = list(filters.conditions) + sent_within(*filters.period()) + [
+            Lead.status == "new", Lead.temperature == temperature]
+        if last is not None:
+            # The same due as the cursor's, sent at this temperature.
+            mark = last.created_at + allowances[last.temperature] - allowed
+            conditions.append((Lead.created_at > mark)
+                              | ((Lead.created_at == mark) & (Lead.id > after)))
+        rows = (query.where(*conditions).order_by(Lead.created_at, Lead.id)
+                .limit(limit).tuples())
+        walks.append([(sent + allowed, id) for id, sent in rows])
+    return [id for _, id in heapq.merge(*walks)][:limit]
 
 
 def dates_first(start, end, before=None):
@@ -74,7 +130,7 @@ def unindexed(column):
     return NodeList((SQL("+"), column), glue="")
 
 
-def with_people(columns, filters, before=None, limit=PAGE_SIZE):
+def with_people(columns, filters, cursor=None, limit=PAGE_SIZE):
     """A page of leads with their courier, rep, territory and route, in one query.
 
     The page's ids are picked first, on lead alone, and only they are joined:
@@ -82,7 +138,7 @@ def with_people(columns, filters, before=None, limit=PAGE_SIZE):
     planner believes about the table (say, statistics not yet gathered after
     a bulk load).
     """
-    ids = newest_first(Lead.select(Lead.id), filters, before, limit)
+    ids, order = page_of(filters, cursor, limit)
     return (Lead.select(*columns)
             .join_from(Lead, Courier, on=(Lead.courier == Courier.id), attr="courier")
             .join_from(Lead, Rep, JOIN.LEFT_OUTER, on=(Lead.assigned_rep == Rep.id),
@@ -90,7 +146,7 @@ def with_people(columns, filters, before=None, limit=PAGE_SIZE):
             .join_from(Lead, Territory, JOIN.LEFT_OUTER, attr="territory")
             .join_from(Lead, Route, JOIN.LEFT_OUTER, attr="route")
             .where(Lead.id.in_(ids))
-            .order_by(Lead.id.desc()))
+            .order_by(order))
 
 
 def version(rows):

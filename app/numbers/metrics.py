@@ -3,14 +3,17 @@ periods' values of one compare."""
 import math
 from dataclasses import dataclass
 
+from ..money import money
+
 
 def count(value):
     return "{:,}".format(value)
 
 
-def money(value):
-    """Won value a week, to the whole unit (cents are noise in a summary)."""
-    return "{:,.0f}".format(value)
+def whole_money(value):
+    """Won value a week in the depot's currency, to the whole unit (pennies are
+    noise in a summary)."""
+    return money(value, whole=True)
 
 
 def share(value):
@@ -86,7 +89,7 @@ METRICS = {metric.key: metric for metric in (
            is_share=True),
     Metric("win_share", "Won, of those closed", lambda f: f.win_share, share, is_share=True),
     Metric("won_volume", "Won parcels a week", lambda f: f.won_volume, count),
-    Metric("won_value", "Won value a week", lambda f: f.won_value, money),
+    Metric("won_value", "Won value a week", lambda f: f.won_value, whole_money),
 )}
 
 ACKNOWLEDGED = Metric("acknowledged", "Acknowledged", lambda f: f.acknowledged, count)
