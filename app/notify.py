@@ -185,8 +185,9 @@ def deliver(delivery_id):
                 .join(Notification).switch(Delivery).join(PushSubscription)
                 .where(Delivery.id == delivery_id).get())
     note = delivery.notification
-    left = TTL_SECONDS.get(note.kind, 3600) - int((now - note.created_at).total_seconds())
+    left = int(seconds_left(note, now))
     if left <= 0:
+        log.warning("Push %s given up: its TTL ended before it could be sent.", delivery_id)
         return _finish(delivery, "expired")
     if note.kind == "new_lead" and Lead.get_by_id(note.lead_id).status != "new":
         return _finish(delivery, "skipped")
@@ -218,15 +219,38 @@ def _apply(delivery, outcome, now):
     if outcome.action == push.REJECTED:
         _count_failure(subscription, now)
         return _finish(delivery, "failed", outcome.detail)
-    if outcome.action == push.RETRY and delivery.attempts < current_app.config["PUSH_MAX_ATTEMPTS"]:
-        delay = outcome.retry_after or push.backoff(
-            delivery.attempts, base=current_app.config["PUSH_RETRY_BASE_SECONDS"],
-            cap=current_app.config["PUSH_RETRY_CAP_SECONDS"])
-        (Delivery.update(status="pending", next_attempt_at=now + timedelta(seconds=delay),
-                         last_error=outcome.detail[:200], updated_at=utcnow())
-         .where(Delivery.id == delivery.id).execute())
-        return delay
+    if outcome.action == push.RETRY:
+        return _retry_within_ttl(delivery, outcome, now)
     return _finish(delivery, "failed", outcome.detail)
+
+
+def _retry_within_ttl(delivery, outcome, now):
+    """Schedule the next try, however many came before, while the alert is
+    worth delivering; the last one just before its TTL ends, then give up."""
+    config = current_app.config
+    left = seconds_left(delivery.notification, utcnow())
+    delay = outcome.retry_after or push.backoff(
+        delivery.attempts, base=config["PUSH_RETRY_BASE_SECONDS"],
+        cap=config["PUSH_RETRY_CAP_SECONDS"])
+    delay = min(delay, left - 1)
+    if delay < 0:
+        log.warning("Push %s given up after %d attempts: its %ds TTL ended (%s).",
+                    delivery.id, delivery.attempts, ttl_of(delivery.notification),
+                    outcome.detail[:100])
+        return _finish(delivery, "expired", outcome.detail)
+    (Delivery.update(status="pending", next_attempt_at=now + timedelta(seconds=delay),
+                     last_error=outcome.detail[:200], updated_at=utcnow())
+     .where(Delivery.id == delivery.id).execute())
+    return delay
+
+
+def ttl_of(note):
+    """How long after it was made this notification is worth pushing."""
+    return TTL_SECONDS.get(note.kind, 3600)
+
+
+def seconds_left(note, now):
+    return ttl_of(note) - (now - note.created_at).total_seconds()
 
 
 def _count_failure(subscription, now):

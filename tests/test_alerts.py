@@ -1,4 +1,5 @@
 """Alerts end to end through the real worker and a real push service."""
+import logging
 import uuid
 
 from app.models import Delivery, Lead, Notification
@@ -136,24 +137,56 @@ def test_too_many_requests_waits_for_retry_after(app, depot, push_service, retry
 
 
 @pytest.mark.parametrize("trouble", ["500", "503", "408", "hang", "down"])
-def test_transient_failures_retry_with_capped_backoff_then_give_up(app, depot, push_service,
-                                                                   trouble):
+def test_transient_failures_retry_with_capped_backoff_until_the_ttl_ends(app, depot, push_service,
+                                                                         trouble, caplog):
     _, device, delivery_id = new_lead_delivery(app, depot, push_service)
-    app.config["PUSH_MAX_ATTEMPTS"] = 3
     if trouble == "hang":
         push_service.hang(2.0)
     elif trouble == "down":
         push_service.down()
     else:
         push_service.respond_with(int(trouble))
-    for attempt in (1, 2):
+    for attempt in range(1, 15):  # more than the 12 attempts that were once the limit
         delay = deliver(app, delivery_id)
         assert 0 <= delay <= app.config["PUSH_RETRY_CAP_SECONDS"]
         Delivery.update(next_attempt_at=utcnow()).where(Delivery.id == delivery_id).execute()
-    assert deliver(app, delivery_id) is None
-    assert status_of(delivery_id) == "failed"
-    assert Delivery.get_by_id(delivery_id).attempts == 3
+    # Two seconds of its four hours left: one more try is sent, and it is the last.
+    Notification.update(created_at=utcnow() - timedelta(hours=4, seconds=-2)).execute()
+    with caplog.at_level(logging.WARNING, logger="app.notify"):
+        while (delay := deliver(app, delivery_id)) is not None:
+            assert delay < 2
+            Delivery.update(next_attempt_at=utcnow()).where(Delivery.id == delivery_id).execute()
+    assert status_of(delivery_id) == "expired"
+    assert "given up" in caplog.text and "TTL" in caplog.text
+    assert Delivery.get_by_id(delivery_id).attempts >= 15
     assert PushSubscription.select().count() == 1
+
+
+def test_outage_longer_than_the_old_retry_budget_delivers_once_afterwards(
+        client, depot, push_service, worker):
+    phone = enable_push(depot.rep, push_service)
+    push_service.down()
+    lead = send_lead(client, depot.courier)
+    wait_for(lambda: Delivery.get_or_none(Delivery.attempts >= 13), timeout=30)
+    push_service.up()
+    wait_for(lambda: Delivery.get().status == "sent", timeout=10)
+    [message] = push_service.delivered(phone)
+    assert message.payload["lead_id"] == lead["id"]
+
+
+def test_outage_past_the_ttl_gives_the_push_up_and_logs_it(app, depot, push_service, worker,
+                                                            caplog):
+    from app import tasks
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    Notification.update(created_at=utcnow() - timedelta(hours=4, seconds=-3)).execute()
+    push_service.down()
+    with caplog.at_level(logging.WARNING, logger="app.notify"):
+        tasks.deliver(delivery_id)
+        wait_for(lambda: status_of(delivery_id) == "expired", timeout=10)
+    assert Delivery.get_by_id(delivery_id).attempts >= 2
+    assert "given up" in caplog.text
+    push_service.up()
+    assert push_service.received(device) == []
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
