@@ -25,6 +25,12 @@ bp = Blueprint("capture", __name__)
 
 PHONE = re.compile(r"^\+?[0-9 ()./-]{6,32}$")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PRINTABLE_MESSAGE = "Remove the special (control) characters."
+BOTH_COORDINATES_MESSAGE = "Give both latitude and longitude, or neither."
+# What the phone can check of an email address before it queues a lead. The
+# server's Email() (email_validator) says more, e.g. it refuses reserved
+# domains such as .test, so a lead the phone accepted can still be refused.
+EMAIL_SHAPE = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$"
 
 
 def strip(value):
@@ -34,7 +40,7 @@ def strip(value):
 def printable(form, field):
     """Refuse control characters (a NUL would not even store in PostgreSQL)."""
     if isinstance(field.data, str) and CONTROL_CHARS.search(field.data):
-        raise ValidationError("Remove the special (control) characters.")
+        raise ValidationError(PRINTABLE_MESSAGE)
 
 
 def finite(form, field):
@@ -122,9 +128,38 @@ class CaptureForm(FlaskForm):
         valid = super().validate(extra_validators)
         if not (self.lat.errors or self.lng.errors) and (
                 (self.lat.data is None) != (self.lng.data is None)):
-            self.lng.errors.append("Give both latitude and longitude, or neither.")
+            self.lng.errors.append(BOTH_COORDINATES_MESSAGE)
             valid = False
         return valid
+
+
+def client_rules(form):
+    """Each field's label and rules with their messages, read off the form's
+    own validators, for the phone to check a lead before it queues it (the
+    page renders them as JSON), so phone and server say the same words."""
+    rules = {}
+    for field in form:
+        if isinstance(field, (HiddenField, FileField, BooleanField)):
+            continue
+        rule = {"label": field.label.text}
+        for v in field.validators:
+            if isinstance(v, (DataRequired, InputRequired)):
+                rule["required"] = v.message
+            elif isinstance(v, Length) and v.max != -1:
+                rule["max"] = [v.max, v.message]
+            elif isinstance(v, Email):
+                rule["pattern"] = [EMAIL_SHAPE, v.message]
+            elif isinstance(v, Regexp):
+                rule["pattern"] = [v.regex.pattern, v.message]
+            elif isinstance(v, NumberRange):
+                rule["range"] = [v.min, v.max, v.message]
+            elif v is printable:
+                rule["forbid"] = [CONTROL_CHARS.pattern, PRINTABLE_MESSAGE]
+            elif v is finite:
+                rule["number"] = field.invalid_value_message
+        rules[field.name] = rule
+    rules["lng"]["pair"] = ["lat", BOTH_COORDINATES_MESSAGE]
+    return rules
 
 
 # The form's fields a Lead stores as they are (the photo is handled apart).
@@ -183,7 +218,7 @@ def new_lead():
             else:
                 return redirect(url_for("capture.sent", lead_id=lead.id))
     status = 422 if form.errors else 200
-    return render_template("capture/new.html", form=form), status
+    return render_template("capture/new.html", form=form, rules=client_rules(form)), status
 
 
 def _form_photo(form):

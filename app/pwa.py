@@ -83,6 +83,13 @@ def manifest():
             {"src": url_for("static", filename="icons/icon-maskable-512.png"),
              "sizes": "512x512", "type": "image/png", "purpose": "maskable"},
         ],
+        # Share a photo from the camera or gallery to Touchpoint: the service
+        # worker takes the POST (it works offline) and opens a new lead with it.
+        "share_target": {
+            "action": url_for("pwa.share"), "method": "POST", "enctype": "multipart/form-data",
+            "params": {"title": "title", "text": "text",
+                       "files": [{"name": "photo", "accept": ["image/*"]}]},
+        },
         "shortcuts": [{
             "name": "New lead", "short_name": "New lead", "url": "/leads/new?source=shortcut",
             "icons": [{"src": url_for("static", filename="icons/new-lead-96.png"),
@@ -103,6 +110,14 @@ def service_worker():
         mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.route("/share", methods=("GET", "POST"))
+def share():
+    """The share target without a service worker (which normally answers it):
+    open an empty lead. The image is dropped: there is no lead yet to keep it
+    on, and the courier can still take or choose the photo there."""
+    return redirect(url_for("capture.new_lead"), 303)
 
 
 @bp.route("/offline")

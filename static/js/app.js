@@ -9,35 +9,98 @@ const RETRY_MS = 20000;
 const userMeta = document.querySelector('meta[name="touchpoint-user"]');
 const userId = userMeta ? Number(userMeta.content) : null;
 
+const toastBox = userId ? makeToast() : null;
+let toastTimer = null;
+
+function makeToast() {
+  // Present (and empty) from the start, so screen readers hear what it says.
+  const box = document.createElement("p");
+  box.className = "toast";
+  box.setAttribute("role", "status");
+  document.body.append(box);
+  return box;
+}
+
+/** A short word near the bottom of the screen, where the thumb is. */
+function toast(text, stay) {
+  if (!toastBox) return;
+  clearTimeout(toastTimer);
+  toastBox.textContent = text;
+  if (!stay) toastTimer = setTimeout(() => { toastBox.textContent = ""; }, 8000);
+}
+
+function plural(count, word) {
+  return count + " " + word + (count === 1 ? "" : "s");
+}
+
 function showWaiting(results, justSaved) {
   const status = document.getElementById("outbox-status");
-  if (!status) return;
   const waiting = results.waiting || 0;
+  if (justSaved) {
+    toast("Saved on this phone — it sends by itself when there's signal (" + waiting + " waiting).", true);
+  }
+  if (!status) return;
   if (waiting === 0 && !results.loggedOut) {
     status.hidden = true;
     return;
   }
   status.hidden = false;
   status.textContent = results.loggedOut
-    ? "Log in to send the " + waiting + " lead" + (waiting === 1 ? "" : "s") + " saved on this phone."
+    ? "Log in to send the " + plural(waiting, "lead") + " saved on this phone."
     : (justSaved ? "Saved on this phone — " : "") + "will send when you're online (" + waiting + " waiting)";
+}
+
+function showSent(results) {
+  const sending = document.querySelector("form.capture")?.dataset.sending;
+  const sent = results.sent.filter((s) => s.client_uuid !== sending);
+  const refused = results.refusedIds.filter((uuid) => uuid !== sending).length;
+  if (!sent.length && !refused) return;
+  const parts = [];
+  if (sent.length) {
+    parts.push((sent.length === 1 ? "Lead sent: " : plural(sent.length, "lead") + " sent: ") +
+               sent.map((s) => s.businessName).join(", ") + ".");
+  }
+  if (refused) parts.push(plural(refused, "lead") + " could not be sent — fix it on New lead.");
+  if (results.waiting) parts.push(results.waiting + " still waiting.");
+  toast(parts.join(" "), false);
+}
+
+function fieldLabels() {
+  const rules = document.getElementById("capture-rules");
+  return rules ? JSON.parse(rules.textContent) : {};
 }
 
 async function showRefused() {
   const box = document.getElementById("outbox-refused");
   if (!box) return;
-  const refused = await outbox.refused();
+  const fixing = new URLSearchParams(window.location.search).get("fix");
+  const refused = (await outbox.refused()).filter((entry) => entry.client_uuid !== fixing);
+  const rules = fieldLabels();
   box.hidden = refused.length === 0;
   const items = refused.map((entry) => {
+    const name = entry.lead.business_name || "A lead with no name";
     const item = document.createElement("li");
-    item.textContent = (entry.lead.business_name || "A lead") + ": " + entry.reason.message + " ";
-    const fields = Object.entries(entry.reason.fields || {}).map(([k, v]) => k + " — " + v.join(" "));
-    if (fields.length) item.textContent += "(" + fields.join("; ") + ") ";
+    const open = document.createElement("a");
+    open.className = "refused-open";
+    open.href = "/leads/new?fix=" + encodeURIComponent(entry.client_uuid);
+    const title = document.createElement("strong");
+    title.textContent = name;
+    const why = document.createElement("span");
+    // Field labels, never the internal names the API's errors are keyed by.
+    const fields = Object.entries(entry.reason.fields || {})
+      .map(([key, messages]) => (rules[key] ? rules[key].label + ": " : "") + messages.join(" "));
+    why.textContent = fields.length ? fields.join(" ") : entry.reason.message;
+    open.append(title, why);
     const dismiss = document.createElement("button");
     dismiss.type = "button";
-    dismiss.textContent = "Dismiss";
-    dismiss.addEventListener("click", async () => { await outbox.dismiss(entry.client_uuid); showRefused(); });
-    item.append(dismiss);
+    dismiss.textContent = "Delete";
+    dismiss.setAttribute("aria-label", "Delete the lead for " + name);
+    dismiss.addEventListener("click", async () => {
+      if (!window.confirm("Delete the lead for " + name + "? It was never sent, and it will be gone from this phone.")) return;
+      await outbox.dismiss(entry.client_uuid);
+      showRefused();
+    });
+    item.append(open, dismiss);
     return item;
   });
   box.querySelector("ul").replaceChildren(...items);
@@ -83,6 +146,7 @@ async function registerServiceWorker() {
   navigator.serviceWorker.addEventListener("message", (event) => {
     if (event.data && event.data.type === "outbox") {
       showWaiting(event.data.results, false);
+      showSent(event.data.results);
       showRefused();
     }
   });
@@ -110,8 +174,14 @@ function updateBadge() {
 }
 
 const form = document.querySelector("form.capture");
-if (form && userId && outbox && "indexedDB" in window) enhanceCapture(form, userId, showWaiting);
-window.addEventListener("outbox", (event) => { showWaiting(event.detail, false); showRefused(); });
+if (form && userId && outbox && "indexedDB" in window) {
+  enhanceCapture(form, userId, {showWaiting: showWaiting, showRefused: showRefused});
+}
+window.addEventListener("outbox", (event) => {
+  showWaiting(event.detail, false);
+  showSent(event.detail);
+  showRefused();
+});
 window.addEventListener("online", flushOutbox);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") flushOutbox();

@@ -122,7 +122,8 @@
   }
 
   async function flushNow() {
-    const results = {sent: [], refused: 0, waiting: 0, loggedOut: false, offline: false};
+    const results = {sent: [], refused: 0, refusedIds: [], waiting: 0, loggedOut: false,
+                     offline: false};
     let current;
     try {
       current = await session(false);
@@ -146,8 +147,14 @@
         outcome = "later";
         results.offline = true;
       }
-      if (outcome === "sent") results.sent.push({client_uuid: entry.client_uuid, leadId: entry.leadId});
-      if (outcome === "refused") results.refused += 1;
+      if (outcome === "sent") {
+        results.sent.push({client_uuid: entry.client_uuid, leadId: entry.leadId,
+                           businessName: entry.lead.business_name});
+      }
+      if (outcome === "refused") {
+        results.refused += 1;
+        results.refusedIds.push(entry.client_uuid);
+      }
       if (outcome === "logged-out") { results.loggedOut = true; break; }
       if (outcome === "later") break;
     }

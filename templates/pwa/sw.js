@@ -8,6 +8,13 @@ const PRIVATE_CACHE = "touchpoint-private";
 const PRECACHE = {{ precache | tojson }};
 const OFFLINE_URL = "/offline";
 const PRIVATE_PAGES = ["/leads/new", "/my-leads"];
+// The installed app's start URL: the server sends each role to its home,
+// so offline it opens the capture page if this phone has one (a courier's).
+const START_PATH = "/";
+const CAPTURE_PATH = "/leads/new";
+// A photo shared to the app (Web Share Target) waits here for the capture page.
+const SHARE_PATH = "/share";
+const SHARED_PHOTO = "/shared-photo";
 
 importScripts({{ url_for('static', filename='js/outbox.js') | tojson }});
 
@@ -22,7 +29,12 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && url.pathname === SHARE_PATH) {
+    event.respondWith(receiveShare(request));
+    return;
+  }
+  if (request.method !== "GET") return;
   if (request.mode === "navigate") {
     event.respondWith(networkFirstPage(request, url));
   } else if (url.pathname.startsWith("/static/")) {
@@ -73,17 +85,44 @@ async function deleteOldCaches() {
 async function networkFirstPage(request, url) {
   try {
     const response = await fetch(request);
-    if (PRIVATE_PAGES.includes(url.pathname) && response.ok && !response.redirected) {
+    // Reached by a redirect too (login, the start URL): keep the page itself.
+    const landed = new URL(response.url || request.url).pathname;
+    if (PRIVATE_PAGES.includes(landed) && response.ok) {
       const cache = await caches.open(PRIVATE_CACHE);
-      await cache.put(url.pathname, response.clone());
+      await cache.put(landed, await withoutRedirect(response.clone()));
     }
     return response;
   } catch (error) {
     // Only a network error lands here; an HTTP error page is still the answer.
-    const cached = PRIVATE_PAGES.includes(url.pathname) &&
-      await (await caches.open(PRIVATE_CACHE)).match(url.pathname);
+    const cache = await caches.open(PRIVATE_CACHE);
+    if (url.pathname === START_PATH && await cache.match(CAPTURE_PATH)) {
+      return Response.redirect(CAPTURE_PATH + url.search, 302);
+    }
+    const cached = PRIVATE_PAGES.includes(url.pathname) && await cache.match(url.pathname);
     return cached || (await caches.match(OFFLINE_URL));
   }
+}
+
+async function withoutRedirect(response) {
+  // A response marked "redirected" may not answer a later navigation.
+  if (!response.redirected) return response;
+  return new Response(await response.blob(),
+    {status: response.status, statusText: response.statusText, headers: response.headers});
+}
+
+async function receiveShare(request) {
+  // Offline or not, the shared image is kept here and the capture page picks
+  // it up: the server could not hold it for a form not yet filled in.
+  try {
+    const data = await request.formData();
+    const photo = data.getAll("photo").find((file) => file instanceof File && file.size);
+    if (photo) {
+      const cache = await caches.open(PRIVATE_CACHE);
+      await cache.put(SHARED_PHOTO, new Response(photo,
+        {headers: {"Content-Type": photo.type || "application/octet-stream"}}));
+    }
+  } catch (error) { /* not a form we can read: open an empty lead */ }
+  return Response.redirect(CAPTURE_PATH + "?shared=1", 303);
 }
 
 async function cacheFirst(request) {

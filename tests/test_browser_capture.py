@@ -1,0 +1,190 @@
+"""The capture page as a courier in a van uses it, in a real Chromium at phone
+sizes: one screen to a hot lead, errors at their fields, leads kept on the
+phone with no signal (and said so where the thumb is), refused leads back in
+the form, the installed app opening offline, and photos shared to the app."""
+import io
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from app.models import Lead
+from browser import (browser, chromium, log_in, screenshot, server,  # noqa: F401
+                     service_worker_ready, van_depot)
+
+PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 320, "height": 640}
+# "Keyboard up": Chrome on Android with the keyboard open shrinks what the page
+# can show by about 300 px (260 on a small phone). We model it as a viewport
+# that much shorter, which is what a page sees when the layout viewport
+# resizes (interactive-widget=resizes-content). The courier is then typing
+# the name: the name, every category chip and Send must be on screen, since
+# the tap on a category closes the keyboard before the temperature is picked.
+# (On a small phone the page itself scrolls the header away to make room.)
+KEYBOARD = {390: 300, 320: 260}
+
+
+def a_photo(path, size=(1200, 900)):
+    image = Image.new("RGB", size, (200, 120, 40))
+    image.save(path, "JPEG", quality=90)
+    return path
+
+
+def box(page, selector):
+    return page.locator(selector).first.evaluate(
+        "e => { const r = e.getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; }")
+
+
+def on_screen(page, selector):
+    """Whether the whole element is inside the viewport as it stands (no scrolling)."""
+    rect = box(page, selector)
+    height = page.evaluate("window.innerHeight")
+    width = page.evaluate("window.innerWidth")
+    return rect["top"] >= 0 and rect["bottom"] <= height and rect["left"] >= 0 and rect["right"] <= width
+
+
+def uncovered(page, selector):
+    """Whether the element's middle is what a tap there would hit (not under the Send bar)."""
+    return page.locator(selector).first.evaluate(
+        "e => { const r = e.getBoundingClientRect();"
+        " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+        " return e.contains(hit) || (e.labels && [...e.labels].some(l => l.contains(hit))); }")
+
+
+def open_capture(browser, van_depot, viewport=PHONE):
+    page = browser.new_page()
+    page.set_viewport_size(viewport)
+    log_in(page, van_depot.courier)
+    page.goto("/leads/new")
+    expect(page.locator("#business_name")).to_be_focused()
+    return page
+
+
+def back_online(context, page):
+    context.set_offline(False)
+    # Playwright's offline emulation does not fire the "online" event a phone fires.
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+
+
+def send(page):
+    page.get_by_role("button", name="Send lead").click()
+
+
+# --- One screen ------------------------------------------------------------------
+
+@pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "320x640"])
+def test_a_hot_lead_takes_one_screen_and_three_taps(browser, van_depot, viewport):
+    page = open_capture(browser, van_depot, viewport)
+    screenshot(page, "capture_empty_%(width)dx%(height)d" % viewport)
+    required = ["#business_name", "label.chip:has(#category-0)", "label.chip:has(#category-5)",
+                "label.chip:has(#temperature-0)", "label.chip:has(#temperature-2)",
+                "button:has-text('Send lead')"]
+    for selector in required:
+        assert on_screen(page, selector), selector
+        assert uncovered(page, selector), selector
+    assert page.evaluate("window.scrollY") == 0
+    assert not page.locator("#competitor").is_visible()
+
+    page.keyboard.type("Corner Cafe")
+    page.click("label.chip:has(#category-0)")
+    page.click("label.chip:has(#temperature-0)")
+    send(page)
+    page.wait_for_url("**/sent")
+    lead = Lead.get()
+    assert (lead.business_name, lead.category, lead.temperature) == ("Corner Cafe", "new_business", "hot")
+    assert lead.captured_at is not None
+
+
+@pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "320x640"])
+def test_with_the_keyboard_up_the_name_categories_and_send_stay_on_screen(browser, van_depot, viewport):
+    short = dict(viewport, height=viewport["height"] - KEYBOARD[viewport["width"]])
+    page = open_capture(browser, van_depot, short)
+    page.keyboard.type("Corner Cafe")
+    screenshot(page, "capture_keyboard_up_%(width)dx%(height)d" % short)
+    for selector in ["#business_name", "label.chip:has(#category-0)", "label.chip:has(#category-5)",
+                     "button:has-text('Send lead')"]:
+        assert on_screen(page, selector), selector
+        assert uncovered(page, selector), selector
+
+
+def test_which_competitor_is_asked_only_for_that_category(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    competitor = page.locator("#competitor")
+    expect(competitor).to_be_hidden()
+    page.click("label.chip:has-text('Ships with a competitor')")
+    expect(competitor).to_be_visible()
+    page.click("label.chip:has-text('Other')")
+    expect(competitor).to_be_hidden()
+
+
+def test_optional_parts_are_disclosures_with_a_chevron(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    summary = page.locator("summary:has-text('Contact, address and note')")
+    chevron = summary.evaluate("e => getComputedStyle(e, '::after').borderRightWidth")
+    assert chevron == "3px"
+    expect(page.locator("#contact_name")).to_be_hidden()
+    summary.click()
+    expect(page.locator("#contact_name")).to_be_visible()
+    labels = page.locator("form.capture label:has(.req)").all_inner_texts()
+    assert labels == ["Business name (required)"]
+
+
+# --- Errors ------------------------------------------------------------------------
+
+def test_every_failing_field_is_shown_at_once_next_to_itself(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    page.keyboard.press("Enter")  # the phone's Enter on the name does not send
+    expect(page.locator("#category-0")).to_be_focused()
+    assert page.locator(".error").count() == 0
+    send(page)
+    name_error = page.locator("#business_name-error")
+    category_error = page.locator("#category-error")
+    expect(name_error).to_have_text("Required.")
+    expect(category_error).to_have_text("Pick one.")
+    expect(page.locator("#business_name")).to_be_focused()
+    assert page.get_attribute("#business_name", "aria-invalid") == "true"
+    assert page.get_attribute("#category-0", "aria-invalid") == "true"
+    assert "category-error" in page.get_attribute("#category-0", "aria-describedby")
+    # The chips' message is under their question, above the chips, not by the next field.
+    assert box(page, "#category-error")["top"] < box(page, "label.chip:has(#category-0)")["top"]
+    assert page.locator("form.capture").inner_text().count("category") == 0
+    assert page.locator("[role=alert]").count() == 0  # no second summary box
+    screenshot(page, "capture_errors_390x844")
+    assert Lead.select().count() == 0
+
+    page.fill("#business_name", "Fixed florist")
+    page.click("label.chip:has(#category-1)")
+    send(page)
+    page.wait_for_url("**/sent")
+
+
+def test_phone_and_server_give_the_same_messages(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    page.fill("#business_name", "   ")  # only spaces: the server strips them
+    page.click("summary:has-text('Contact, address and note')")
+    page.fill("#contact_phone", "call me")
+    page.fill("#contact_email", "not-an-email")
+    page.fill("#postcode", "AB1 #2")
+    send(page)
+    expect(page.locator("#business_name-error")).to_have_text("Required.")
+    expect(page.locator("#category-error")).to_have_text("Pick one.")
+    expect(page.locator("#contact_phone-error")).to_have_text(
+        "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.")
+    expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
+    expect(page.locator("#postcode-error")).to_have_text("Letters, digits and spaces only.")
+    js_messages = page.locator("form.capture .error").all_inner_texts()
+
+    # The same form posted as a page without JavaScript says the same words.
+    no_js = browser.new_page()
+    no_js.route("**/*.js*", lambda route: route.abort())
+    no_js.goto("/leads/new")
+    no_js.fill("#business_name", "   ")
+    no_js.click("summary:has-text('Contact, address and note')")
+    no_js.fill("#contact_phone", "call me")
+    no_js.fill("#contact_email", "not-an-email")
+    no_js.fill("#postcode", "AB1 #2")
+    no_js.click("button:has-text('Send lead')")
+    expect(no_js.locator("#postcode-error")).to_be_visible()
+    assert no_js.locator("form.capture .error").all_inner_texts() == js_messages
+    assert Lead.select().count() == 0
