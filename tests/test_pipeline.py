@@ -783,8 +783,8 @@ def test_status_and_temperature_are_two_badges(client, auth, depot):
     lead = new_lead(depot.courier, business_name="Corner", temperature="hot")
     auth.login(depot.rep)
 
-    card = re.search(r'<span class="badges">(.*?)</span>\s*<span class="holder">',
-                     client.get("/leads").get_data(as_text=True), re.S).group(1)
+    card = re.search(r'<li class="card.*?</li>', client.get("/leads").get_data(as_text=True),
+                     re.S).group(0)
     page = client.get("/leads/%d" % lead.id).get_data(as_text=True)
 
     assert re.findall(r'<span class="pill (\w+)[^"]*">(.*?)</span>', card) == [

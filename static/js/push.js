@@ -7,7 +7,7 @@ const outbox = window.touchpointOutbox;
 class AlertsError extends Error {}
 
 const BLOCKED = "Notifications are blocked for Touchpoint in this browser. To allow them, " +
-  "tap the icon left of the address (a lock or ⓘ), open Permissions or Site settings, set " +
+  "tap the icon left of the address (a padlock or an i), open Permissions or Site settings, set " +
   "Notifications to Allow, then come back here and tap Enable alerts again.";
 
 /** What went wrong, in words a courier can act on; never the browser's own message. */
@@ -21,8 +21,8 @@ export function explain(error) {
     return "This browser can't get alerts. Use Chrome, Firefox, Edge or Safari; on iPhone, " +
       "add Touchpoint to the Home Screen first and open it from there.";
   }
-  // AbortError, and NotAllowedError with permission given: the browser's push service
-  // would not register this device (unreachable, or switched off in this browser).
+  // AbortError, TimeoutError, and NotAllowedError with permission given: the browser's
+  // push service would not register this device (unreachable, or off in this browser).
   return "This browser couldn't reach its alert service. Check you are online and tap " +
     "Enable alerts again in a minute. If it keeps failing, try another browser on this " +
     "device (a private window can't get alerts), or tell your manager.";
@@ -40,9 +40,24 @@ async function serverKey() {
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
 }
 
+// A browser that cannot reach its push service may never answer subscribe();
+// registering normally takes a second or two.
+const SUBSCRIBE_WAIT_MS = 10000;
+
 async function subscribe(registration) {
-  return registration.pushManager.subscribe({userVisibleOnly: true,
-                                             applicationServerKey: await serverKey()});
+  const key = await serverKey();
+  let timer;
+  const noAnswer = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new DOMException("No answer", "TimeoutError")),
+                       SUBSCRIBE_WAIT_MS);
+  });
+  try {
+    return await Promise.race([
+      registration.pushManager.subscribe({userVisibleOnly: true, applicationServerKey: key}),
+      noAnswer]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function register(subscription, resync) {
@@ -102,6 +117,10 @@ export function wireButtons() {
     button.hidden = false;
     button.addEventListener("click", async () => {
       button.disabled = true;
+      if (status) {
+        status.classList.remove("notice");
+        status.textContent = "Turning alerts on…";
+      }
       try {
         await enableAlerts();
         if (status) status.textContent = "Alerts are on for this device.";
