@@ -5,6 +5,8 @@ courier's own record; who may see which numbers; charts that match tables.
 `march` is a hand-made depot month whose every figure is worked out in the
 comments, so each expected number below can be checked by hand.
 """
+import csv
+import io
 import json
 import re
 import uuid
@@ -189,36 +191,36 @@ def test_overall_numbers_against_the_previous_period(app, march, depot):
         ["Acknowledged within the deadline", "63%", "100%", "-37 points"],
         ["Won, of those closed", "60%", "50%", "+10 points"],
         ["Won parcels a week", "35", "4", "+31 (+775%)"],
-        ["Won value a week", "1,151", "40", "+1,111 (+2777%)"],
+        ["Won value a week", "£1,151", "£40", "+£1,111 (+2777%)"],
     ]
 
 
 BREAKDOWNS = [
     # (table, row, this period's measures, the previous period's) in MEASURES order.
-    ("territory", "North", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "151"],
-     ["1", "5 min", "5 min", "100%", "100%", "4", "40"]),
-    ("territory", "South", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "1,000"],
-     ["1", "15 min", "15 min", "100%", "0%", "0", "0"]),
-    ("territory", "Unrouted", ["1", "—", "—", "0%", "—", "0", "0"],
-     ["0", "—", "—", "—", "—", "0", "0"]),
-    ("rep", "Dana", ["3", "2 min", "2 min 48 s", "100%", "67%", "15", "151"],
-     ["1", "5 min", "5 min", "100%", "100%", "4", "40"]),
-    ("rep", "Finn", ["1", "30 min", "30 min", "0%", "0%", "0", "0"],
-     ["0", "—", "—", "—", "—", "0", "0"]),
-    ("rep", "Eve", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "1,000"],
-     ["1", "15 min", "15 min", "100%", "0%", "0", "0"]),
-    ("rep", "Nobody yet", ["2", "—", "—", "0%", "—", "0", "0"],
-     ["0", "—", "—", "—", "—", "0", "0"]),
-    ("courier", "Ann", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "151"],
-     ["1", "5 min", "5 min", "100%", "100%", "4", "40"]),
-    ("courier", "Bob", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "1,000"],
-     ["1", "15 min", "15 min", "100%", "0%", "0", "0"]),
-    ("courier", "Cat", ["1", "—", "—", "0%", "—", "0", "0"],
-     ["0", "—", "—", "—", "—", "0", "0"]),
-    ("route", "R1 · North loop", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "151"],
-     ["1", "5 min", "5 min", "100%", "100%", "4", "40"]),
-    ("route", "R9 · Unassigned route", ["1", "—", "—", "0%", "—", "0", "0"],
-     ["0", "—", "—", "—", "—", "0", "0"]),
+    ("territory", "North", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "£151"],
+     ["1", "5 min", "5 min", "100%", "100%", "4", "£40"]),
+    ("territory", "South", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "£1,000"],
+     ["1", "15 min", "15 min", "100%", "0%", "0", "£0"]),
+    ("territory", "Unrouted", ["1", "—", "—", "0%", "—", "0", "£0"],
+     ["0", "—", "—", "—", "—", "0", "£0"]),
+    ("rep", "Dana", ["3", "2 min", "2 min 48 s", "100%", "67%", "15", "£151"],
+     ["1", "5 min", "5 min", "100%", "100%", "4", "£40"]),
+    ("rep", "Finn", ["1", "30 min", "30 min", "0%", "0%", "0", "£0"],
+     ["0", "—", "—", "—", "—", "0", "£0"]),
+    ("rep", "Eve", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "£1,000"],
+     ["1", "15 min", "15 min", "100%", "0%", "0", "£0"]),
+    ("rep", "Nobody yet", ["2", "—", "—", "0%", "—", "0", "£0"],
+     ["0", "—", "—", "—", "—", "0", "£0"]),
+    ("courier", "Ann", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "£151"],
+     ["1", "5 min", "5 min", "100%", "100%", "4", "£40"]),
+    ("courier", "Bob", ["2", "1 h 5 min", "1 h 49 min", "100%", "100%", "20", "£1,000"],
+     ["1", "15 min", "15 min", "100%", "0%", "0", "£0"]),
+    ("courier", "Cat", ["1", "—", "—", "0%", "—", "0", "£0"],
+     ["0", "—", "—", "—", "—", "0", "£0"]),
+    ("route", "R1 · North loop", ["5", "2 min 30 s", "22 min", "60%", "50%", "15", "£151"],
+     ["1", "5 min", "5 min", "100%", "100%", "4", "£40"]),
+    ("route", "R9 · Unassigned route", ["1", "—", "—", "0%", "—", "0", "£0"],
+     ["0", "—", "—", "—", "—", "0", "£0"]),
 ]
 
 
@@ -392,14 +394,14 @@ def test_pairs_show_which_reps_worked_each_couriers_leads(app, march, depot):
 
 @pytest.fixture
 def pairs(depot):
-    """Four pairs with three leads each, by median time to acknowledge:
+    """Four pairs with five leads each, by median time to acknowledge:
     Ann–Dana 60 s, Bob–Dana 100 s, Ann–Finn 600 s, Bob–Eve 3000 s; and a pair
-    with two leads only (Cat's, unrouted, taken by Eve), too few to judge."""
+    with four leads only (Cat's, unrouted, taken by Eve), too few to judge."""
     at = datetime(2025, 3, 2)
     for courier, rep, seconds in [("courier", "rep", 60), ("courier2", "rep", 100),
                                   ("courier", "backup", 600), ("courier2", "rep_south", 3000),
                                   ("rover", "rep_south", 1)]:
-        for n in range(3 if courier != "rover" else 2):
+        for n in range(5 if courier != "rover" else 4):
             sent(getattr(depot, courier), at, seconds, getattr(depot, rep))
 
 
@@ -412,11 +414,44 @@ def test_the_fastest_and_slowest_pairs_are_picked_out(app, depot, pairs):
         ("Bob", "Eve"), ("Ann", "Finn")]
     assert re.findall(r"<strong>(\w+)</strong> and <strong>(\w+)</strong>", fastest) == [
         ("Ann", "Dana"), ("Bob", "Dana")]
-    assert "3 leads acknowledged in a median 50 min; 0 won of 0 closed" in slowest
+    assert ('5 leads acknowledged in a median <span class="duration">50 min</span>; '
+            '0 won of 0 closed') in slowest
     table = tables(response)["table-pairs"]
-    assert row_of(table, "Bob")[:3] == ["3 leads 1 min 40 s 0 won Fastest",
-                                        "3 leads 50 min 0 won Slowest", "—"]
+    assert row_of(table, "Bob")[:3] == ["5 leads 1 min 40 s 0 won Fastest",
+                                        "5 leads 50 min 0 won Slowest", "—"]
     assert html.count('class="pair-fastest"') == 2 and html.count('class="pair-slowest"') == 2
+
+
+@pytest.mark.parametrize("seconds, marked", [
+    # 1 h 20 against 1 h 30: noise, nobody is marked.
+    ((4800, 5000, 5200, 5400), []),
+    # Only the pairs at least twice as fast as the slowest, or twice as slow
+    # as the fastest, are marked: 50 min is not twice 30 min.
+    ((1800, 2000, 3000, 4000), [("Ann", "Dana"), ("Bob", "Eve")]),
+])
+def test_pairs_are_marked_only_when_the_difference_means_something(app, depot, seconds, marked):
+    at = datetime(2025, 3, 2)
+    for (courier, rep), each in zip([("courier", "rep"), ("courier2", "rep"),
+                                     ("courier", "backup"), ("courier2", "rep_south")], seconds):
+        for n in range(5):
+            sent(getattr(depot, courier), at, each, getattr(depot, rep))
+    html = unescape(get(logged_in(app, depot.manager), "/numbers/pairs").get_data(as_text=True))
+    found = re.findall(r'<ol class="pairs (?:fastest|slowest)">(.*?)</ol>', html, re.S)
+    pairs = re.findall(r"<strong>(\w+)</strong> and <strong>(\w+)</strong>", "".join(found))
+    assert sorted(pairs) == sorted(marked)
+    assert html.count('class="marker"') == len(marked)
+    if not marked:
+        assert "No pair is twice as slow as the fastest: nobody stands out." in html
+
+
+def test_pairs_with_fewer_than_five_leads_are_not_compared(app, depot):
+    at = datetime(2025, 3, 2)
+    for courier, rep, seconds in [("courier", "rep", 60), ("courier2", "rep_south", 6000)]:
+        for n in range(4):
+            sent(getattr(depot, courier), at, seconds, getattr(depot, rep))
+    html = get(logged_in(app, depot.manager), "/numbers/pairs").get_data(as_text=True)
+    assert "Not enough pairs with 5 or more acknowledged leads to compare yet." in html
+    assert 'class="marker"' not in html
 
 
 def test_pairs_are_listed_when_there_are_too_many_reps_for_a_grid(app, depot, pairs):
@@ -427,10 +462,10 @@ def test_pairs_are_listed_when_there_are_too_many_reps_for_a_grid(app, depot, pa
     assert "table-pairs" not in found
     listed = found["table-pairs-list"]
     assert listed[0] == ["Courier", "Rep", "Leads", "Median time to acknowledge", "Won"]
-    assert listed[1:4] == [["Ann", "Dana Fastest", "3", "1 min", "0"],
-                           ["Ann", "Finn Slowest", "3", "10 min", "0"],
+    assert listed[1:4] == [["Ann", "Dana Fastest", "5", "1 min", "0"],
+                           ["Ann", "Finn Slowest", "5", "10 min", "0"],
                            ["Ann", "Rep 00", "1", "30 s", "0"]]
-    assert ["Bob", "Eve Slowest", "3", "50 min", "0"] in listed
+    assert ["Bob", "Eve Slowest", "5", "50 min", "0"] in listed
     assert len(listed) == 1 + 12 + 2 + 1     # Ann's 12 reps, Bob's 2, Cat's 1
 
 
@@ -459,13 +494,13 @@ def test_the_leaderboard_ranks_couriers_by_what_their_leads_won(app, march, depo
     dee = make_user("courier", name="Dee", route=depot.off_route)
     sent(dee, datetime(2025, 3, 4))
     table = tables(get(logged_in(app, depot.manager), "/leaderboard"))["table-board"]
-    assert table[0] == ["Rank", "Courier", "Leads sent", "Acknowledged", "Won",
-                        "Won value a week", "Thank-yous"]
+    assert table[0] == ["Rank", "Courier", "Won", "Won value a week", "Leads sent",
+                        "Acknowledged", "Thank-yous"]
     assert [row for row in table[1:]] == [
-        ["1", "Ann", "5", "4", "2", "151", "1"],
-        ["2", "Bob", "2", "2", "1", "1,000", "2"],
-        ["3", "Cat", "1", "0", "0", "0", "0"],
-        ["3", "Dee", "1", "0", "0", "0", "0"],
+        ["1", "Ann", "2", "£151", "5", "4", "1"],
+        ["2", "Bob", "1", "£1,000", "2", "2", "2"],
+        ["3", "Cat", "0", "£0", "1", "0", "0"],
+        ["3", "Dee", "0", "£0", "1", "0", "0"],
     ]
 
 
@@ -536,7 +571,7 @@ def test_a_courier_sees_their_own_record_and_thank_yous(app, march, depot):
         ["Acknowledged", "4", "1"],
         ["Median time to acknowledge", "2 min 30 s", "5 min"],
         ["Won", "2", "1"],
-        ["Won value a week", "151", "40"],
+        ["Won value a week", "£151", "£40"],
         ["Thank-yous received", "1", "0"],
     ]
     html = unescape(response.get_data(as_text=True))
@@ -568,3 +603,41 @@ def test_the_account_page_links_to_each_roles_numbers(app, depot, who, board_on,
         assert 'href="%s"' % link in html
     for link in absent:
         assert 'href="%s"' % link not in html
+
+
+# --- Money in the depot's currency ---------------------------------------------------
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("DEPOT_CURRENCY", "XYZ", "DEPOT_CURRENCY must be an ISO 4217 currency code"),
+    ("DEPOT_CURRENCY", "gbp", "not 'gbp'"),
+    ("DEPOT_CURRENCY", "£", "DEPOT_CURRENCY must be"),
+    ("DEPOT_LOCALE", "xx_YY", "DEPOT_LOCALE must be a locale such as en_GB"),
+    ("DEPOT_LOCALE", "English", "not 'English'"),
+])
+def test_an_unknown_currency_or_locale_stops_the_app_at_start_up(make_app, monkeypatch,
+                                                                 setting, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_app(**{setting: value})
+    # The same from the environment, as a depot sets it.
+    monkeypatch.setenv(setting, value)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_app()
+
+
+def test_money_is_written_in_the_depots_currency_and_locale(make_app, march, depot):
+    app = make_app(DEPOT_CURRENCY="EUR", DEPOT_LOCALE="de_DE")
+    overview = tables(get(logged_in(app, depot.manager), "/numbers"))["table-overview"]
+    assert overview[-1] == ["Won value a week", "1.151 €", "40 €", "+1.111 € (+2777%)"]
+    board = tables(get(logged_in(app, depot.manager), "/leaderboard"))["table-board"]
+    assert board[1][3] == "151 €"
+    record = tables(get(logged_in(app, depot.courier), "/my-record"))["table-record"]
+    assert ["Won value a week", "151 €", "40 €"] in record
+
+
+def test_the_csv_names_the_currency_beside_a_plain_value(make_app, march, depot):
+    app = make_app(DEPOT_CURRENCY="USD")
+    sheet = logged_in(app, depot.manager).get("/feed.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(sheet[1:], newline="")))
+    won = [row for row in rows if row["weekly_value"]]
+    assert won and all(row["currency"] == "USD" for row in rows)
+    assert all(re.fullmatch(r"\d+\.\d\d", row["weekly_value"]) for row in won)

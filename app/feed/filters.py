@@ -24,7 +24,7 @@ FLAGS = ("unrouted", "escalated", "overdue")
 # The orders the feed lists leads in (`sort=`), the first the default. Newest
 # first pages back with `before=<id>`, the others forward with `after=<id>`.
 SORTS = {"newest": "Newest first", "oldest": "Oldest first",
-         "deadline": "Deadline first (new leads only)"}
+         "deadline": "Deadline first"}
 
 
 class Filters:

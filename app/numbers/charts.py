@@ -54,15 +54,21 @@ def bar_chart(id, title, rows, legend, full=None, description=""):
     """A chart of rows (label, (now value, now text), (was value, was text)).
 
     `full` is the value of a full-length bar: a number shared by every row
-    (1 for shares), None for the largest value in the chart, or "row" for
-    each row's own larger value (rows measuring different things).
+    (1 for shares), None for the largest value in the chart, or a list with
+    one entry a row (rows measuring different things): a number, or None for
+    the row's larger value. Such a row with a value missing (no time to
+    acknowledge when nothing was picked up) has no bars: one bar alone,
+    drawn to its own scale, is always full and says nothing.
     """
     values = [v for _, now, was in rows for v, _ in (now, was) if v is not None]
     largest = max(values, default=0)
     drawn = []
     for index, (label, now, was) in enumerate(rows):
         top = LEGEND_HEIGHT + index * ROW_HEIGHT
-        scale = max(now[0] or 0, was[0] or 0) if full == "row" else full or largest
+        scale = full or largest
+        if isinstance(full, list):
+            measured = now[0] is not None and was[0] is not None
+            scale = full[index] or (max(now[0], was[0]) if measured else 0)
         drawn.append(Row(_shorten(label), top + 22, [
             _bar("now", top + 30, 22, now, scale),
             _bar("was", top + 58, 16, was, scale)]))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from ..auth import role_required
 from ..db import db
@@ -23,7 +24,6 @@ from .recognition import (BOARD_SETTING, board_for_couriers, kudos_messages, kud
                           leaderboard)
 
 bp = Blueprint("numbers", __name__)
-bp.add_app_template_filter(duration, "duration")
 # Pages outside this blueprint (the Account page) ask whether couriers see the board.
 bp.add_app_template_global(board_for_couriers, "leaderboard_for_couriers")
 
@@ -33,6 +33,16 @@ NOBODY = {"territory": "Unrouted", "rep": "Nobody yet", "courier": "Nobody", "ro
 # A chart shows this many rows (those with the most leads); the table shows all.
 CHART_ROWS = 12
 LEGEND = ("This period", "Previous period")
+
+
+# The headline figures, as tiles on the first screen.
+TILES = ("sent", "median", "p90", "on_time", "win_share")
+
+
+@bp.app_template_filter("duration")
+def duration_on_one_line(seconds):
+    """A duration for a page, that never breaks inside ("1 h 54 min")."""
+    return Markup('<span class="duration">%s</span>') % duration(seconds)
 
 
 class UnknownTerritory(ValueError):
@@ -104,11 +114,13 @@ def section(breakdown, this, before, metric):
 
 
 def overview_chart(this, before, metrics, title="This period against the previous one"):
-    """Every metric's two values, each row scaled to its own larger value."""
+    """Every metric's two values, a share's row drawn to 100%, any other row
+    to its own larger value (and without bars when a value is missing)."""
     return bar_chart("chart-overview", title,
                      [(m.label, _value(m, this), _value(m, before)) for m in metrics],
-                     LEGEND, full="row", description="Each row is drawn to its own scale; "
-                     "the values are written beside the bars and in the table below.")
+                     LEGEND, full=[1 if m.is_share else None for m in metrics],
+                     description="Shares are drawn to 100%, every other row to its own "
+                     "scale; the values are written beside the bars and in the table below.")
 
 
 def _value(metric, figures):
@@ -142,6 +154,7 @@ def numbers():
     before = tally(scope, *period.previous().bounds(), now)
     return render_template(
         "numbers/index.html", period=period, this=this.overall, before=before.overall,
+        tiles=[METRICS[key] for key in TILES],
         overview=overview_chart(this.overall, before.overall, METRICS.values()),
         sections=[section(name, this, before, metric) for name in BREAKDOWN_TITLES],
         territory_names=[t.name for t in _territories_for(current_user)]
