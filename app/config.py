@@ -67,6 +67,10 @@ def defaults(instance_path):
         "PUSH_MAX_DEVICES": 10,
         "PUSH_RETRY_BASE_SECONDS": 2.0,
         "PUSH_RETRY_CAP_SECONDS": 600.0,
+        # Every worker process beats this often; one silent for a lease is
+        # dead and its deliveries are taken up (app/delivery.py).
+        "PUSH_HEARTBEAT_SECONDS": 2.0,
+        "PUSH_LEASE_SECONDS": 8.0,
         # Escalation deadlines per temperature, in minutes.
         "DEADLINE_HOT_MINUTES": 15,
         "DEADLINE_WARM_MINUTES": 240,
@@ -83,6 +87,7 @@ ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX", "QUEUE_WORKERS
             "PUSH_MAX_DEVICES", "DEADLINE_HOT_MINUTES",
             "DEADLINE_WARM_MINUTES", "DEADLINE_FYI_MINUTES")
 ENV_FLOATS = ("QUEUE_POLL_SECONDS", "PUSH_RETRY_BASE_SECONDS", "PUSH_RETRY_CAP_SECONDS",
+              "PUSH_HEARTBEAT_SECONDS", "PUSH_LEASE_SECONDS",
               "PUSH_CONNECT_TIMEOUT_SECONDS", "PUSH_READ_TIMEOUT_SECONDS")
 ENV_BOOLS = ("FORCE_HTTPS_COOKIES", "DEVELOPMENT")
 

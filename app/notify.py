@@ -1,10 +1,9 @@
 """Who hears about what: the in-app inbox and web push, for every lead event.
 
 `announce(event_id)` turns a lead event into notifications for the people it
-concerns, plus a Delivery for each device they enabled; `deliver(delivery_id)`
-pushes one Delivery and applies the push service's answer. Both run in the
-worker, and both claim their row with one conditional update first, so a
-retry or a sweep never tells anyone twice.
+concerns, plus a Delivery for each device they enabled (pushed by
+app/delivery.py); it runs in the worker and claims its event with one
+conditional update first, so a retry or a sweep never tells anyone twice.
 """
 import logging
 import os
@@ -31,7 +30,6 @@ DECLINE_WORDS = {
     "not_a_fit": "It isn't a fit for us this time",
 }
 SWEEP_AFTER = timedelta(seconds=30)
-STALLED_AFTER = timedelta(minutes=2)
 _vapid = {}
 
 
@@ -134,15 +132,18 @@ def announce(event_id):
             return []
         event = LeadEvent.get_by_id(event_id)
         can_push = vapid() is not None
-        deliveries = []
+        rows = []
         for kind, users, title, body in _messages(event, event.lead):
             for user in _unique_active(users, skip=event.actor_id):
                 note = Notification.create(user=user, lead=event.lead_id, kind=kind, title=title,
                                            body=body, path="/leads/%d" % event.lead_id)
                 if can_push and wants_push(user, kind, now):
-                    deliveries += [Delivery.create(notification=note, subscription=sub).id
-                                   for sub in user.push_subscriptions]
-    return deliveries
+                    rows += [{"notification": note.id, "subscription": sub_id} for (sub_id,) in
+                             user.push_subscriptions.select(PushSubscription.id).tuples()]
+        if not rows:
+            return []
+        # One statement for a whole fan-out, however many devices.
+        return [row.id for row in Delivery.insert_many(rows).returning(Delivery.id).execute()]
 
 
 def _unique_active(users, skip=None):
@@ -172,78 +173,6 @@ def in_quiet_hours(user, now):
     return local >= start or local < end
 
 
-def deliver(delivery_id):
-    """Push one delivery; return seconds until its retry, or None when it is done."""
-    now, config = utcnow(), current_app.config
-    claimed = (Delivery.update(status="sending", attempts=Delivery.attempts + 1, updated_at=now)
-               .where((Delivery.id == delivery_id) & (Delivery.status == "pending")
-                      & (Delivery.next_attempt_at <= now))
-               .execute())
-    if not claimed:
-        return None
-    delivery = (Delivery.select(Delivery, Notification, PushSubscription)
-                .join(Notification).switch(Delivery).join(PushSubscription)
-                .where(Delivery.id == delivery_id).get())
-    note = delivery.notification
-    left = int(seconds_left(note, now))
-    if left <= 0:
-        log.warning("Push %s given up: its TTL ended before it could be sent.", delivery_id)
-        return _finish(delivery, "expired")
-    if note.kind == "new_lead" and Lead.get_by_id(note.lead_id).status != "new":
-        return _finish(delivery, "skipped")
-    identity = vapid()
-    if identity is None:
-        return _finish(delivery, "failed", "Web push is not configured on the server.")
-    try:
-        outcome = push.send(identity, delivery.subscription, payload(note), ttl=left,
-                            urgency=urgency(note), topic=push.topic_for(note.kind, note.lead_id),
-                            timeout=(config["PUSH_CONNECT_TIMEOUT_SECONDS"],
-                                     config["PUSH_READ_TIMEOUT_SECONDS"]),
-                            verify=config["PUSH_CA_BUNDLE"] or True)
-    except ValueError as exc:
-        log.error("Push %s could not be built: %s", delivery_id, exc)
-        return _finish(delivery, "failed", str(exc))
-    return _apply(delivery, outcome, now)
-
-
-def _apply(delivery, outcome, now):
-    subscription = delivery.subscription
-    if outcome.action == push.DELIVERED:
-        (PushSubscription.update(failure_count=0, first_failure_at=None, last_success_at=now)
-         .where(PushSubscription.id == subscription.id).execute())
-        return _finish(delivery, "sent")
-    if outcome.action == push.GONE:
-        _finish(delivery, "gone", outcome.detail)
-        subscription.delete_instance()
-        return None
-    if outcome.action == push.REJECTED:
-        _count_failure(subscription, now)
-        return _finish(delivery, "failed", outcome.detail)
-    if outcome.action == push.RETRY:
-        return _retry_within_ttl(delivery, outcome, now)
-    return _finish(delivery, "failed", outcome.detail)
-
-
-def _retry_within_ttl(delivery, outcome, now):
-    """Schedule the next try, however many came before, while the alert is
-    worth delivering; the last one just before its TTL ends, then give up."""
-    config = current_app.config
-    left = seconds_left(delivery.notification, utcnow())
-    delay = outcome.retry_after or push.backoff(
-        delivery.attempts, base=config["PUSH_RETRY_BASE_SECONDS"],
-        cap=config["PUSH_RETRY_CAP_SECONDS"])
-    delay = min(delay, left - 1)
-    if delay < 0:
-        log.warning("Push %s given up after %d attempts: its %ds TTL ended (%s).",
-                    delivery.id, delivery.attempts, ttl_of(delivery.notification),
-                    outcome.detail[:100])
-        return _finish(delivery, "expired", outcome.detail)
-    (Delivery.update(status="pending", next_attempt_at=now + timedelta(seconds=delay),
-                     last_error=outcome.detail[:200], updated_at=utcnow())
-     .where(Delivery.id == delivery.id).execute())
-    return delay
-
-
 def ttl_of(note):
     """How long after it was made this notification is worth pushing."""
     return TTL_SECONDS.get(note.kind, 3600)
@@ -253,7 +182,7 @@ def seconds_left(note, now):
     return ttl_of(note) - (now - note.created_at).total_seconds()
 
 
-def _count_failure(subscription, now):
+def count_failure(subscription, now):
     """One more refusal (400/401/403); the device goes only after 3 spanning a day."""
     first = subscription.first_failure_at or now
     count = subscription.failure_count + 1
@@ -264,23 +193,18 @@ def _count_failure(subscription, now):
          .where(PushSubscription.id == subscription.id).execute())
 
 
-def _finish(delivery, status, error=""):
-    (Delivery.update(status=status, last_error=(error or "")[:200], updated_at=utcnow())
-     .where(Delivery.id == delivery.id).execute())
-    return None
-
-
 def payload(note):
-    """The small JSON a device gets: what, which lead, and what to show."""
-    return {"kind": note.kind, "lead_id": note.lead_id, "title": note.title[:120],
-            "body": note.body[:240], "path": note.path}
+    """The small JSON a device gets: which alert (a copy has the same id), what,
+    which lead, and what to show."""
+    return {"id": note.id, "kind": note.kind, "lead_id": note.lead_id,
+            "title": note.title[:120], "body": note.body[:240], "path": note.path}
 
 
-def urgency(note):
-    if note.kind == "new_lead":
-        temperature = Lead.get_by_id(note.lead_id).temperature
-        return {"hot": "high", "warm": "normal"}.get(temperature, "low")
-    return "high" if note.kind == "escalated" else "normal"
+def smallest_payload(note):
+    """What still works when a push service finds the payload too large: the
+    service worker shows a generic text and the lead's page has the rest."""
+    return {"id": note.id, "kind": note.kind, "lead_id": note.lead_id,
+            "title": note.title[:60]}
 
 
 def deadline(temperature):
@@ -315,15 +239,4 @@ def unannounced_events():
     cutoff = utcnow() - SWEEP_AFTER
     return [e.id for e in LeadEvent.select(LeadEvent.id)
             .where(LeadEvent.announced_at.is_null() & (LeadEvent.created_at < cutoff))
-            .limit(500)]
-
-
-def stalled_deliveries():
-    """Deliveries whose retry never came, or whose worker died mid-send."""
-    now = utcnow()
-    (Delivery.update(status="pending")
-     .where((Delivery.status == "sending") & (Delivery.updated_at < now - 2 * STALLED_AFTER))
-     .execute())
-    return [d.id for d in Delivery.select(Delivery.id)
-            .where((Delivery.status == "pending") & (Delivery.next_attempt_at < now - STALLED_AFTER))
             .limit(500)]

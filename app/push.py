@@ -5,17 +5,25 @@ rest itself, because the library's defaults are wrong for us: our VAPID token's
 `aud` keeps the push service's port, is signed once per origin and reused for
 hours, and every message carries TTL, Urgency, Topic and Content-Type. Nothing
 here touches the database: `send` returns an `Outcome` (delivered, gone, retry,
-rejected or failed) and the caller deletes, reschedules or counts.
+held, rejected or failed) and the caller deletes, reschedules or counts.
+
+A push service that answers 429 (or 503) with Retry-After is held off by this
+process until that time, for every message (`hold`, `held_for`); the caller
+shares the pause with other processes. `send_all` sends many messages at once,
+a few at a time per push service, each thread keeping its own connections.
 """
 import base64
 import binascii
 import ipaddress
 import json
 import logging
+import queue
 import random
 import re
 import threading
 import time
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -40,7 +48,11 @@ TOKEN_LIFETIME = 12 * 3600
 # Renew early so that no request carries a token about to lapse in flight.
 TOKEN_RENEW_BEFORE = 3600
 
-DELIVERED, GONE, RETRY, REJECTED, FAILED = "delivered", "gone", "retry", "rejected", "failed"
+DELIVERED, GONE, RETRY, HELD, REJECTED, FAILED = ("delivered", "gone", "retry", "held",
+                                                  "rejected", "failed")
+# Threads sending for the whole process, and at most this many requests at
+# once to one push service in one fan-out.
+POOL_THREADS, PER_HOST = 32, 8
 
 RETRY_AFTER_DEFAULT, RETRY_AFTER_MIN, RETRY_AFTER_MAX = 60.0, 1.0, 3600.0
 BACKOFF_BASE, BACKOFF_CAP = 2.0, 600.0
@@ -68,13 +80,16 @@ class Outcome:
     """What became of one push, and so what the caller must do.
 
     `action` is DELIVERED; GONE (delete the subscription); RETRY (after
-    `delay(attempt)`); REJECTED (count it, see `should_drop`); or FAILED (our
-    bug, already logged: never retry). `status` is None when no answer came.
+    `delay(attempt)`); HELD (not sent: its push service asked us to wait
+    `retry_after` seconds more); REJECTED (count it, see `should_drop`); or
+    FAILED (our bug, already logged: never retry). `status` is None when no
+    answer came; `small` is True when only the fallback payload got through.
     """
     action: str
     status: int | None = None
     retry_after: float | None = None
     detail: str = ""
+    small: bool = False
 
     def delay(self, attempt):
         """Seconds to wait before retry number `attempt` (1 is the first retry)."""
@@ -233,14 +248,40 @@ def should_drop(failure_count, first_failure_at, now):
             and now - first_failure_at > DROP_AFTER_SPAN)
 
 
+@dataclass(frozen=True)
+class Message:
+    """One push for `send_all`: what `send` takes, and a key for the caller."""
+    subscription: object
+    payload: dict
+    ttl: int
+    urgency: str = "normal"
+    topic: str | None = None
+    fallback: dict | None = None
+    key: object = None
+
+
 def send(vapid, subscription, payload, *, ttl, urgency="normal", topic=None,
-         timeout=(3.05, 10), verify=True):
+         timeout=(3.05, 10), verify=True, fallback=None):
     """Encrypt payload for subscription, post it, and return the Outcome.
 
-    subscription needs `endpoint`, `p256dh` and `auth`. Mistakes in the call
-    (a bad ttl, urgency or topic, a payload over MAX_PAYLOAD bytes) raise
-    ValueError; nothing the network or the push service does raises.
+    subscription needs `endpoint`, `p256dh` and `auth`. If the push service
+    finds the payload too large (413), `fallback` (a smaller payload) is sent
+    once instead. Nothing is posted to a push service we are holding off.
+    Mistakes in the call (a bad ttl, urgency or topic, a payload over
+    MAX_PAYLOAD bytes) raise ValueError; nothing the network or the push
+    service does raises.
     """
+    outcome = _send_once(vapid, subscription, payload, ttl, urgency, topic, timeout, verify)
+    if outcome.status == 413 and fallback is not None:
+        log.warning("Sending the smallest payload instead to %s.",
+                    origin_of(subscription.endpoint))
+        outcome = _send_once(vapid, subscription, fallback, ttl, urgency, topic, timeout, verify)
+        return Outcome(outcome.action, outcome.status, outcome.retry_after, outcome.detail,
+                       small=True)
+    return outcome
+
+
+def _send_once(vapid, subscription, payload, ttl, urgency, topic, timeout, verify):
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
     if len(body) > MAX_PAYLOAD:
         raise PayloadTooLarge("The push payload is %d bytes; at most %d fit."
@@ -251,14 +292,88 @@ def send(vapid, subscription, payload, *, ttl, urgency="normal", topic=None,
                            development=True)
     except InvalidSubscription as exc:
         return Outcome(GONE, detail=str(exc))
+    origin = origin_of(subscription.endpoint)
+    wait = held_for(origin)
+    if wait:
+        return Outcome(HELD, retry_after=wait, detail="%s asked us to wait" % origin)
     headers["Authorization"] = vapid.authorization(subscription.endpoint)
     encrypted = vapid.encrypt(body, subscription)
     try:
         with _session().post(subscription.endpoint, data=encrypted, headers=headers,
                              timeout=timeout, verify=verify, allow_redirects=False) as response:
-            return _outcome(response, origin_of(subscription.endpoint))
+            outcome = _outcome(response, origin)
     except requests.RequestException as exc:
         return Outcome(RETRY, detail="%s: %s" % (type(exc).__name__, exc))
+    if outcome.retry_after is not None:
+        hold(origin, time.time() + outcome.retry_after)
+    return outcome
+
+
+def send_all(vapid, messages, per_host=PER_HOST, stop=None, **options):
+    """Send every Message concurrently, at most per_host at a time to each push
+    service, and yield (message, Outcome) as the answers come, in any order.
+
+    While no answer comes for a tenth of a second it yields (None, None), so
+    that the caller can write down what it has. A request that hangs holds
+    up only its own thread, for its own timeout. Once `stop()` is true, the
+    messages not yet posted come back HELD.
+    """
+    by_origin = defaultdict(deque)
+    for message in messages:
+        by_origin[origin_of(message.subscription.endpoint)].append(message)
+    answers, count = queue.Queue(), sum(len(m) for m in by_origin.values())
+    for waiting in by_origin.values():
+        for _ in range(min(per_host, len(waiting))):
+            _pool().submit(_send_each, vapid, waiting, answers, stop, options)
+    while count:
+        try:
+            answer = answers.get(timeout=0.1)
+        except queue.Empty:
+            yield None, None
+            continue
+        count -= 1
+        yield answer
+
+
+def _send_each(vapid, waiting, answers, stop, options):
+    while True:
+        try:
+            message = waiting.popleft()
+        except IndexError:
+            return
+        if stop is not None and stop():
+            answers.put((message, Outcome(HELD, retry_after=0.0, detail="stopped")))
+            continue
+        try:
+            outcome = send(vapid, message.subscription, message.payload, ttl=message.ttl,
+                           urgency=message.urgency, topic=message.topic,
+                           fallback=message.fallback, **options)
+        except Exception as exc:  # a bad message must not leave the caller waiting
+            log.exception("Push could not be built")
+            outcome = Outcome(FAILED, detail="%s: %s" % (type(exc).__name__, exc))
+        answers.put((message, outcome))
+
+
+_holds, _holds_lock = {}, threading.Lock()
+
+
+def hold(origin, until):
+    """Send nothing to origin before `until` (a Unix time)."""
+    with _holds_lock:
+        _holds[origin] = max(until, _holds.get(origin, 0))
+
+
+def held_for(origin, now=None):
+    """Seconds we must still wait before sending to origin; 0 when we need not."""
+    with _holds_lock:
+        until = _holds.get(origin, 0)
+    return max(0.0, until - (time.time() if now is None else now))
+
+
+def forget_holds():
+    """Drop every hold (for tests, whose push services may reuse a port)."""
+    with _holds_lock:
+        _holds.clear()
 
 
 def _headers(ttl, urgency, topic):
@@ -284,8 +399,9 @@ def _outcome(response, origin):
     if status == 413:
         log.error("Push service %s refused a payload as too large (413): %s", origin, detail)
         return Outcome(FAILED, status, detail=detail)
-    if status == 429:
+    if status == 429 or (status == 503 and response.headers.get("Retry-After")):
         seconds = parse_retry_after(response.headers.get("Retry-After"))
+        log.warning("Push service %s asked us to wait %.0f s (%d).", origin, seconds, status)
         return Outcome(RETRY, status, retry_after=seconds, detail=detail)
     if status == 408 or status >= 500:
         return Outcome(RETRY, status, detail=detail)
@@ -294,6 +410,16 @@ def _outcome(response, origin):
 
 
 _local = threading.local()
+_executor, _executor_lock = None, threading.Lock()
+
+
+def _pool():
+    """The process's sending threads, made on first use (after any fork)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="push")
+        return _executor
 
 
 def _session():

@@ -7,12 +7,13 @@ never model objects, and run inside an app context with a database connection.
 """
 import functools
 import logging
+import threading
 
 from huey import Huey, crontab
 from huey.consumer import Consumer
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
-from . import notify
+from . import delivery, notify
 from .db import db
 
 log = logging.getLogger(__name__)
@@ -51,37 +52,104 @@ def app_task(**options):
 @app_task()
 def announce(event_id):
     """Tell everyone a lead event concerns, in the app and on their devices."""
-    for delivery_id in notify.announce(event_id):
-        _deliver_now(delivery_id)
+    _retry_later(delivery.deliver(notify.announce(event_id)))
 
 
 @app_task()
-def deliver(delivery_id):
-    """Push one notification to one device (a retry, or a swept one)."""
-    _deliver_now(delivery_id)
+def deliver(delivery_ids):
+    """Push deliveries (ids, or one id): a retry, a test alert."""
+    ids = [delivery_ids] if isinstance(delivery_ids, int) else delivery_ids
+    _retry_later(delivery.deliver(ids))
 
 
-def _deliver_now(delivery_id):
-    delay = notify.deliver(delivery_id)
-    if delay is not None:
-        deliver.schedule((delivery_id,), delay=delay)
+@app_task()
+def deliver_due():
+    """Push whatever is due and was not taken (the sweep found it overdue)."""
+    _retry_later(delivery.deliver_due())
+
+
+def _retry_later(retries):
+    """One task per distinct delay (a paused push service's are all the same)."""
+    by_delay = {}
+    for delivery_id, delay in retries.items():
+        by_delay.setdefault(round(delay, 2), []).append(delivery_id)
+    for delay, ids in by_delay.items():
+        deliver.schedule((ids,), delay=delay)
 
 
 @huey.periodic_task(crontab(minute="*"), name="every_minute")
 def every_minute():
-    """Escalate overdue leads, and pick up whatever a lost enqueue left behind."""
+    """Escalate overdue leads, and announce what a lost enqueue left behind."""
     with _app.app_context(), db.connection_context():
         for event_id in notify.escalate_overdue() + notify.unannounced_events():
             announce(event_id)
-        for delivery_id in notify.stalled_deliveries():
-            deliver(delivery_id)
+
+
+class Sweeper:
+    """The thread in every consumer process that beats its heartbeat and takes
+    up dead workers' deliveries every PUSH_HEARTBEAT_SECONDS (see app/delivery.py).
+
+    A thread, not a task: huey's periodic tasks run once a minute at best, and a
+    beat stuck behind a long queue would make a busy worker look dead. Started
+    by the first worker thread's start-up hook, stopped by the first to stop.
+    """
+
+    def __init__(self):
+        self.lock, self.stopping, self.thread = threading.Lock(), None, None
+
+    def start(self):
+        with self.lock:
+            if self.thread is not None and self.thread.is_alive():
+                return
+            self.stopping = threading.Event()
+            self.tick()  # a start-up sweep, before this worker takes any task
+            self.thread = threading.Thread(target=self.run, args=(self.stopping,),
+                                           name="touchpoint-sweeper", daemon=True)
+            self.thread.start()
+
+    def stop(self):
+        with self.lock:
+            if self.thread is not None:
+                self.stopping.set()
+                self.thread = None
+                try:
+                    with _app.app_context(), db.connection_context():
+                        delivery.forget_worker(delivery.worker_id())
+                except Exception:  # it goes stale and is swept like a dead one
+                    log.exception("Could not remove this worker's heartbeat.")
+
+    def run(self, stopping):
+        while not stopping.wait(_app.config["PUSH_HEARTBEAT_SECONDS"]):
+            self.tick()
+
+    def tick(self):
+        try:
+            with _app.app_context(), db.connection_context():
+                delivery.beat()
+                if delivery.sweep():
+                    deliver_due()
+        except Exception:
+            log.exception("Heartbeat and sweep failed; trying again shortly.")
+
+
+sweeper = Sweeper()
+
+
+@huey.on_startup()
+def start_sweeper():
+    sweeper.start()
+
+
+@huey.on_shutdown()
+def stop_sweeper():
+    sweeper.stop()
 
 
 def announce_later(event):
     """Queue an event's announcement; call after its transaction committed.
 
     If the queue cannot be reached, the event stays unannounced and the
-    every-minute sweep announces it, so nothing is lost.
+    every-minute task announces it, so nothing is lost.
     """
     if event.announced_at is not None:
         return

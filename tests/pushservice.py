@@ -6,7 +6,9 @@ push service would: the VAPID JWT (ES256 signature, our public key, `aud` with
 the port, `exp` within 24 h, a mailto:/https: `sub`), the headers, and the
 aes128gcm body, which it decrypts with `http_ece` — an implementation
 independent of the one that encrypted it. It can be told to answer 404, 410,
-413, 429, 500, to hang, or to go down and come back on the same port.
+413, 429 or 503 (with Retry-After in seconds or as a date), 500, for a number of
+messages or for good; to refuse bodies over a size with 413; to hang; to
+accept a message and drop the answer; or to go down and come back on the same port.
 """
 import base64
 import ipaddress
@@ -86,6 +88,7 @@ class PushService:
         self.connections_accepted = 0
         self._release = threading.Event()
         self._server = None
+        self.max_body = MAX_BODY
 
     @property
     def origin(self):
@@ -137,9 +140,24 @@ class PushService:
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return Subscription(sub_id, "%s/push/%s" % (self.origin, sub_id), _b64(point), _b64(auth))
 
-    def respond_with(self, status, retry_after=None, subscription=None):
-        """Answer every valid message (for one subscription, or all) with status."""
-        self._set(subscription, ("status", status, retry_after))
+    def respond_with(self, status, retry_after=None, subscription=None, times=None):
+        """Answer every valid message (for one subscription, or all) with status;
+        only the next `times` of them when given, then deliver normally."""
+        self._set(subscription, ("status", status, retry_after, times))
+
+    def refuse_over(self, size):
+        """Answer 413 to every message whose encrypted body is over size bytes."""
+        with self._lock:
+            self.max_body = size
+
+    def accept_then_drop(self, subscription=None):
+        """Accept every valid message (it counts as delivered) but close the
+        connection instead of answering."""
+        self._set(subscription, ("drop", None, None))
+
+    def slow(self, seconds, subscription=None):
+        """Take this long over every valid message, then accept it."""
+        self._set(subscription, ("slow", seconds, None))
 
     def hang(self, seconds=10.0, subscription=None):
         """Hold every valid message this long before answering."""
@@ -169,6 +187,21 @@ class PushService:
         """The requests refused because they were not a valid push message."""
         return [r for r in self.received(subscription) if r.error]
 
+    def _use(self, sub_id, behaviour):
+        """Whether a counted behaviour still applies (and count this use)."""
+        times = behaviour[3] if len(behaviour) > 3 else None
+        if times is None:
+            return True
+        with self._lock:
+            key = sub_id if sub_id in self._behaviour else None
+            current = self._behaviour.get(key)
+            if current is None or current[3] <= 0:
+                return False
+            self._behaviour[key] = current[:3] + (current[3] - 1,)
+            if current[3] == 1:
+                del self._behaviour[key]
+            return True
+
     def _set(self, subscription, behaviour):
         with self._lock:
             self._behaviour[None if subscription is None else _sub_id(subscription)] = behaviour
@@ -184,7 +217,7 @@ class PushService:
             return 404, {}, Received(status=404, **record)
         try:
             record["token"], record["claims"] = self._check_vapid(headers.get("authorization", ""))
-            _check_headers(headers, body)
+            _check_headers(headers, body, self.max_body)
             record["plaintext"] = _decrypt(body, *keys)
         except Refused as exc:
             return exc.status, {}, Received(status=exc.status, error=exc.reason, **record)
@@ -192,7 +225,12 @@ class PushService:
         if behaviour and behaviour[0] == "hang":
             self._release.wait(behaviour[1])
             return 504, {}, Received(status=504, **record)
-        if behaviour:
+        if behaviour and behaviour[0] == "slow":
+            time.sleep(behaviour[1])
+            behaviour = None
+        if behaviour and behaviour[0] == "drop":
+            return None, {}, Received(status=201, **record)
+        if behaviour and self._use(sub_id, behaviour):
             extra = {"Retry-After": behaviour[2]} if behaviour[2] is not None else {}
             return behaviour[1], extra, Received(status=behaviour[1], **record)
         return 201, {"Location": "/message/%s" % uuid.uuid4().hex}, Received(status=201, **record)
@@ -231,6 +269,9 @@ class _Server(ThreadingHTTPServer):
         """Do the TLS handshake in this connection's own thread, then serve it."""
         service = self.service
         request.settimeout(10)
+        # The answer goes out in two writes (head, body): without this, Nagle
+        # and the client's delayed ACK add 40 ms to every serial request.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             conn = service._tls.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
@@ -257,6 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, extra, record = self.server.service._handle(self.path, headers, body)
         with self.server.service._lock:
             self.server.service._received.append(record)
+        if status is None:  # accepted, but the answer is lost
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         reply = json.dumps({"reason": record.error} if record.error else {}).encode()
         try:
             self.send_response(status)
@@ -288,7 +333,7 @@ def running_push_service(expected_public_key):
         service.stop()
 
 
-def _check_headers(headers, body):
+def _check_headers(headers, body, max_body=MAX_BODY):
     if headers.get("content-encoding") != "aes128gcm":
         raise Refused(400, "Content-Encoding is not aes128gcm")
     if not (headers.get("ttl") or "").isdigit():
@@ -297,8 +342,8 @@ def _check_headers(headers, body):
         raise Refused(400, "Urgency is not one of %s" % ", ".join(URGENCIES))
     if "topic" in headers and not TOPIC.fullmatch(headers["topic"]):
         raise Refused(400, "Topic is not 1-32 base64url characters")
-    if len(body) > MAX_BODY:
-        raise Refused(413, "body is over %d bytes" % MAX_BODY)
+    if len(body) > max_body:
+        raise Refused(413, "body is over %d bytes" % max_body)
 
 
 def _decrypt(body, private_key, auth):

@@ -1,9 +1,20 @@
 """Alerts end to end through the real worker and a real push service."""
 import logging
 import uuid
+from datetime import timedelta
 
-from app.models import Delivery, Lead, Notification
+import pytest
+
+from app import delivery, notify, push
+from app.models import Delivery, Lead, Notification, PushServicePause
 from conftest import bearer, enable_push, make_user, wait_for
+
+
+@pytest.fixture(autouse=True)
+def forget_push_service_holds():
+    """A later test's push service may get the port of one that asked us to wait."""
+    yield
+    push.forget_holds()
 
 
 def send_lead(client, courier, **fields):
@@ -58,13 +69,7 @@ def test_push_service_down_then_back_loses_nothing_and_repeats_nothing(
     assert Lead.select().count() == 5
 
 
-# The response rules, one delivery at a time through notify.deliver.
-
-from datetime import timedelta
-
-import pytest
-
-from app import notify
+# The response rules, one delivery at a time as the worker pushes them.
 from app.models import LeadEvent, PushSubscription, utcnow
 
 
@@ -79,8 +84,9 @@ def new_lead_delivery(app, depot, push_service, temperature="hot"):
 
 
 def deliver(app, delivery_id):
+    """Push one delivery as the worker does; return seconds until its retry, or None."""
     with app.app_context():
-        return notify.deliver(delivery_id)
+        return delivery.deliver([delivery_id]).get(delivery_id)
 
 
 def status_of(delivery_id):
@@ -98,7 +104,7 @@ def test_delivered_alert_carries_ttl_urgency_topic_and_content_type(app, depot, 
     assert headers["topic"] == "new_lead-%d" % lead.id
     assert headers["content-type"] == "application/octet-stream"
     assert headers["content-encoding"] == "aes128gcm"
-    assert message.payload == {"kind": "new_lead", "lead_id": lead.id, "path": "/leads/%d" % lead.id,
+    assert message.payload == {"id": Notification.get().id, "kind": "new_lead", "lead_id": lead.id, "path": "/leads/%d" % lead.id,
                                "title": "Warm lead: Joe's Bakery", "body": "Other · from Ann"}
     assert status_of(delivery_id) == "sent"
     assert PushSubscription.get().last_success_at is not None
@@ -113,13 +119,26 @@ def test_gone_device_is_deleted(app, depot, push_service, status):
     assert len(push_service.received(device)) == 1
 
 
-def test_too_large_is_our_bug_and_never_retried(app, depot, push_service):
+def test_too_large_is_sent_once_more_with_the_smallest_payload(app, depot, push_service):
+    lead, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    Notification.update(body="x" * 240).execute()
+    push_service.refuse_over(180)
+    assert deliver(app, delivery_id) is None
+    assert status_of(delivery_id) == "sent"
+    big, small = push_service.received(device)
+    assert big.status == 413
+    assert small.status == 201
+    assert small.payload == {"id": Notification.get().id, "kind": "new_lead",
+                             "lead_id": lead.id, "title": "Hot lead: Joe's Bakery"}
+
+
+def test_too_large_even_when_smallest_fails_and_is_never_retried(app, depot, push_service):
     _, device, delivery_id = new_lead_delivery(app, depot, push_service)
     push_service.respond_with(413)
     assert deliver(app, delivery_id) is None
     assert status_of(delivery_id) == "failed"
     assert deliver(app, delivery_id) is None
-    assert len(push_service.received(device)) == 1
+    assert [r.status for r in push_service.received(device)] == [413, 413]
     assert PushSubscription.select().count() == 1
 
 
@@ -152,7 +171,7 @@ def test_transient_failures_retry_with_capped_backoff_until_the_ttl_ends(app, de
         Delivery.update(next_attempt_at=utcnow()).where(Delivery.id == delivery_id).execute()
     # Two seconds of its four hours left: one more try is sent, and it is the last.
     Notification.update(created_at=utcnow() - timedelta(hours=4, seconds=-2)).execute()
-    with caplog.at_level(logging.WARNING, logger="app.notify"):
+    with caplog.at_level(logging.WARNING, logger="app.delivery"):
         while (delay := deliver(app, delivery_id)) is not None:
             assert delay < 2
             Delivery.update(next_attempt_at=utcnow()).where(Delivery.id == delivery_id).execute()
@@ -180,7 +199,7 @@ def test_outage_past_the_ttl_gives_the_push_up_and_logs_it(app, depot, push_serv
     _, device, delivery_id = new_lead_delivery(app, depot, push_service)
     Notification.update(created_at=utcnow() - timedelta(hours=4, seconds=-3)).execute()
     push_service.down()
-    with caplog.at_level(logging.WARNING, logger="app.notify"):
+    with caplog.at_level(logging.WARNING, logger="app.delivery"):
         tasks.deliver(delivery_id)
         wait_for(lambda: status_of(delivery_id) == "expired", timeout=10)
     assert Delivery.get_by_id(delivery_id).attempts >= 2
@@ -263,8 +282,7 @@ def test_overdue_leads_escalate_once_to_backups_and_managers(app, depot, push_se
         [event_id] = notify.escalate_overdue()
         assert notify.escalate_overdue() == []
         deliveries = notify.announce(event_id)
-        for delivery_id in deliveries:
-            notify.deliver(delivery_id)
+        delivery.deliver(deliveries)
     assert LeadEvent.get_by_id(event_id).lead_id == hot.id
     assert Lead.get_by_id(hot.id).escalated_at is not None
     assert Lead.get_by_id(warm.id).escalated_at is None
@@ -335,3 +353,173 @@ def test_demo_history_is_already_announced_so_no_device_hears_old_news(app):
         assert LeadEvent.select().count() > 50
         assert notify.unannounced_events() == []
     assert Notification.select().count() == 0
+
+
+def retry_after_value(kind, seconds):
+    """A Retry-After header (seconds or an HTTP-date) and the Unix time it names."""
+    import time
+    from email.utils import formatdate, parsedate_to_datetime
+    if kind == "seconds":
+        return str(seconds), None
+    value = formatdate(time.time() + seconds + 1, usegmt=True)
+    return value, parsedate_to_datetime(value).timestamp()
+
+
+@pytest.mark.parametrize("status, kind", [(429, "seconds"), (429, "date"), (503, "seconds")])
+def test_retry_after_pauses_that_push_service_for_every_device_and_worker(
+        client, depot, push_service, worker, status, kind):
+    first = enable_push(depot.rep, push_service)
+    value, until = retry_after_value(kind, 2)
+    push_service.respond_with(status, retry_after=value, times=1)
+    send_lead(client, depot.courier, business_name="First")
+    [refused] = wait_for(lambda: push_service.received(first))
+    until = until or refused.at + 2
+    # Requests already on their way when the answer came cannot be called back.
+    wait_for(lambda: PushServicePause.get_or_none(PushServicePause.origin == push_service.origin))
+    others = [enable_push(depot.rep, push_service), enable_push(depot.rep, push_service)]
+    send_lead(client, depot.courier, business_name="Second")
+    wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 4,
+             timeout=15)
+    later = [r for r in push_service.received() if r is not refused]
+    assert len(later) == 4 and all(r.status == 201 for r in later)
+    assert min(r.at for r in later) >= until
+    assert len(push_service.delivered(first)) == 2
+    assert all(len(push_service.delivered(device)) == 1 for device in others)
+
+
+def test_a_pause_recorded_by_another_process_holds_this_one_off(app, depot, push_service):
+    _, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    with app.app_context():
+        delivery.pause(push_service.origin, 30)
+    push.forget_holds()  # as a process that has not heard of it itself
+    delay = deliver(app, delivery_id)
+    assert 28 <= delay <= 30
+    row = Delivery.get_by_id(delivery_id)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert push_service.received(device) == []
+
+
+# Crash recovery, with the README's worker command as a real process.
+
+def start_consumer(app, log_path):
+    """`huey_consumer wsgi.huey` (the Procfile's worker) on this test's database and queue."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"],
+               QUEUE_URL=app.config["QUEUE_URL"], SECRET_KEY="test-secret",
+               VAPID_PRIVATE_KEY=app.config["VAPID_PRIVATE_KEY"],
+               VAPID_SUBJECT=app.config["VAPID_SUBJECT"], PUSH_SERVICE_HOSTS="127.0.0.1",
+               PUSH_CA_BUNDLE=app.config["PUSH_CA_BUNDLE"], DEVELOPMENT="1",
+               PHOTO_FOLDER=app.config["PHOTO_FOLDER"])
+    command = [os.path.join(os.path.dirname(sys.executable), "huey_consumer"), "wsgi.huey",
+               "--workers", "4", "--worker-type", "thread", "--delay", "0.05",
+               "--max-delay", "0.05", "--backoff", "1"]
+    return subprocess.Popen(command, cwd=root, env=env, stdout=open(log_path, "ab"),
+                            stderr=subprocess.STDOUT)
+
+
+def stop_consumer(process):
+    import signal
+    import subprocess
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_killed_worker_mid_fan_out_its_deliveries_arrive_within_10_s_of_the_restart(
+        client, depot, push_service, tmp_path):
+    import signal
+    import time
+    devices = {}
+    for _ in range(300):
+        device = enable_push(depot.rep, push_service)
+        devices[device.endpoint] = device
+    push_service.slow(0.02)  # so that the fan-out lasts long enough to be cut
+    worker = start_consumer(client.application, tmp_path / "worker.log")
+    try:
+        send_lead(client, depot.courier)
+        wait_for(lambda: len(push_service.delivered()) >= 60, timeout=30)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    in_flight = {d.subscription.endpoint for d in
+                 Delivery.select(Delivery, PushSubscription).join(PushSubscription)
+                 .where(Delivery.status == "sending")}
+    assert 0 < len(push_service.delivered()) < 300
+    time.sleep(2)  # the worker is down a while, as a supervisor's restart delay
+    restarted = time.time()
+    worker = start_consumer(client.application, tmp_path / "worker.log")
+    try:
+        wait_for(lambda: all(push_service.delivered(d) for d in devices.values()), timeout=30)
+        last = max(min(m.at for m in push_service.delivered(d)) for d in devices.values())
+        assert last - restarted <= 10
+        twice = {e for e, d in devices.items() if len(push_service.delivered(d)) > 1}
+        # Only a delivery the dead worker had claimed and not written down can come twice.
+        assert twice <= in_flight
+        assert all(len(push_service.delivered(d)) <= 2 for d in devices.values())
+        wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 300,
+                 timeout=15)
+    finally:
+        stop_consumer(worker)
+
+
+def test_a_hanging_device_holds_back_no_other_device(client, depot, push_service, worker):
+    client.application.config["PUSH_READ_TIMEOUT_SECONDS"] = 4.0
+    stuck = enable_push(depot.rep, push_service)
+    others = [enable_push(depot.rep, push_service) for _ in range(4)]
+    push_service.hang(6.0, subscription=stuck)
+    send_lead(client, depot.courier)
+    wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 4, timeout=20)
+    [hung] = wait_for(lambda: push_service.received(stuck), timeout=20)
+    push_service.behave()
+    gave_up_at = hung.at + 4.0  # when the worker stopped waiting for it
+    assert all(push_service.delivered(d)[0].at < gave_up_at for d in others)
+    written = max(d.updated_at for d in Delivery.select().where(Delivery.status == "sent"))
+    assert written.timestamp() - time_offset() < gave_up_at
+    wait_for(lambda: len(push_service.delivered(stuck)) == 1, timeout=20)
+
+
+def time_offset():
+    """Naive-UTC datetimes' .timestamp() minus Unix time (the local zone's offset)."""
+    from datetime import datetime
+    return datetime(1970, 1, 1).timestamp()
+
+
+def test_sweep_takes_up_only_the_deliveries_of_dead_workers(app, depot, push_service):
+    from app.models import Heartbeat
+    now = utcnow()
+    Heartbeat.create(id="elsewhere/7/live", host="elsewhere/1", pid=7, beat_at=now)
+    Heartbeat.create(id="elsewhere/8/dead", host="elsewhere/1", pid=8,
+                     beat_at=now - timedelta(seconds=9))
+    with app.app_context():
+        Heartbeat.create(id="here/gone", host=delivery.this_host(), pid=2 ** 22 + 1, beat_at=now)
+    for _ in range(3):
+        enable_push(depot.rep, push_service)
+    lead, _ = Lead.submit(depot.courier, {"business_name": "Joe's Bakery", "category": "other",
+                                          "temperature": "hot"}, uuid.uuid4())
+    with app.app_context():
+        ids = notify.announce(lead.created_event.id)
+    for delivery_id, worker in zip(ids, ("elsewhere/7/live", "elsewhere/8/dead", "here/gone")):
+        Delivery.update(status="sending", claimed_by=worker).where(
+            Delivery.id == delivery_id).execute()
+    with app.app_context():
+        delivery.sweep()
+    assert [status_of(i) for i in ids] == ["sending", "pending", "pending"]
+    assert {h.id for h in Heartbeat.select()} == {"elsewhere/7/live"}
+
+
+def test_a_worker_given_up_for_dead_carries_on_under_a_new_id(app):
+    from app.models import Heartbeat
+    with app.app_context():
+        first = delivery.beat()
+        Heartbeat.delete().execute()  # another worker's sweep found it silent
+        second = delivery.beat()
+    assert second != first and delivery.worker_id() == second
+    assert [h.id for h in Heartbeat.select()] == [second]

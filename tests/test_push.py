@@ -26,6 +26,13 @@ ALERT = {"title": "New hot lead: Joe's Bakery", "body": "Ann: opens Monday — c
          "url": "/leads/42"}
 
 
+@pytest.fixture(autouse=True)
+def forget_push_service_holds():
+    """A later test's push service may get the port of one that asked us to wait."""
+    yield
+    push.forget_holds()
+
+
 @pytest.fixture(scope="module")
 def keys():
     return push.generate_vapid_keys()
@@ -461,3 +468,24 @@ def test_key_on_another_curve_is_refused():
         serialization.NoEncryption())
     with pytest.raises(ValueError, match="P-256"):
         push.Vapid(pem, SUBJECT)
+
+
+def test_after_a_429_nothing_is_posted_to_that_push_service_until_the_time(deliver, push_service):
+    asked, other = push_service.subscribe(), push_service.subscribe()
+    push_service.respond_with(429, retry_after="30", times=1)
+    assert deliver(asked).retry_after == 30
+    outcome = deliver(other)
+    assert outcome.action == push.HELD and 29 <= outcome.retry_after <= 30
+    assert len(push_service.received()) == 1
+
+
+def test_a_503_with_retry_after_holds_the_push_service_too(deliver, push_service, subscription):
+    push_service.respond_with(503, retry_after="5", times=1)
+    assert (deliver(subscription).retry_after, deliver(subscription).action) == (5, push.HELD)
+
+
+def test_a_413_sends_the_fallback_once(deliver, push_service, subscription):
+    push_service.refuse_over(200)
+    outcome = deliver(subscription, {"title": "x" * 300}, fallback={"title": "x"})
+    assert (outcome.action, outcome.small) == (push.DELIVERED, True)
+    assert push_service.delivered()[0].payload == {"title": "x"}

@@ -8,8 +8,9 @@ from .base import (CATEGORIES, MAX_ID, ROLES, STATUSES, TEMPERATURES, BaseModel,
                    normalize_postcode, utcnow)
 from .people import ApiToken, PostcodePrefix, Route, Territory, TerritoryRep, User
 from .leads import DuplicateSubmission, Lead, LeadEvent, route_lead
-from .alerts import Delivery, Notification, PushSubscription
+from .alerts import Delivery, Heartbeat, Notification, PushServicePause, PushSubscription
 from .depot import AuditEntry, Invite, Setting
 
 MODELS = [Territory, PostcodePrefix, Route, User, TerritoryRep, ApiToken, Lead, LeadEvent,
-          PushSubscription, Notification, Delivery, Setting, AuditEntry, Invite]
+          PushSubscription, Notification, Delivery, Setting, AuditEntry, Invite, Heartbeat,
+          PushServicePause]

@@ -3,7 +3,9 @@ everyone gets, and each push of a notification to a device (a Delivery).
 
 A Delivery is unique per notification and device and moves out of `pending`
 by one conditional update, so a retry can never push the same alert to the
-same device twice.
+same device twice. The worker processes that claim deliveries keep a
+Heartbeat, and a push service that asked us to wait has a PushServicePause,
+so that every worker process sees both (app/delivery.py).
 """
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 
@@ -60,6 +62,8 @@ class Delivery(BaseModel):
     notification = ForeignKeyField(Notification, backref="deliveries", on_delete="CASCADE")
     subscription = ForeignKeyField(PushSubscription, backref="deliveries", on_delete="CASCADE")
     status = CharField(max_length=12, default="pending")
+    # The Heartbeat id of the worker process sending it, while it is "sending".
+    claimed_by = CharField(max_length=64, null=True)
     attempts = IntegerField(default=0)
     last_error = CharField(max_length=200, default="")
     created_at = DateTimeField(default=utcnow)
@@ -68,3 +72,18 @@ class Delivery(BaseModel):
 
     class Meta:
         indexes = ((("notification", "subscription"), True), (("status", "next_attempt_at"), False))
+
+
+class Heartbeat(BaseModel):
+    """A worker process that may hold deliveries, and when it last said it was alive."""
+    id = CharField(max_length=64, primary_key=True)
+    host = CharField(max_length=255)
+    pid = IntegerField()
+    beat_at = DateTimeField(default=utcnow)
+
+
+class PushServicePause(BaseModel):
+    """A push service (its origin) that asked us, with Retry-After, to send
+    nothing before `until` (naive UTC)."""
+    origin = CharField(max_length=255, primary_key=True)
+    until = DateTimeField()
