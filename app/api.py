@@ -158,12 +158,15 @@ def invalid(fields):
 def create_lead():
     """Submit a lead; the same client_uuid again returns the first one (200)."""
     body = json_body()
-    fields = shape_errors(body) or unicode_errors(body)
+    # Every field's problem at once: the form's rules, and the shape's word
+    # (missing, type, unknown field) where the shape is wrong.
+    broken_text = unicode_errors(body)
+    form = CaptureForm(formdata=as_formdata({name: value for name, value in body.items()
+                                             if name not in broken_text}), meta={"csrf": False})
+    fields = {} if form.validate() else dict(form.errors)
+    fields.update(shape_errors(body), **broken_text)
     if fields:
         raise invalid(fields)
-    form = CaptureForm(formdata=as_formdata(body), meta={"csrf": False})
-    if not form.validate():
-        raise invalid(form.errors)
     try:
         lead, created = submit_lead(current_user, form)
     except DuplicateSubmission:

@@ -9,7 +9,7 @@ worker is served from /sw.js (a worker served from /static/ could only control
 import hashlib
 import os
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 

@@ -188,3 +188,167 @@ def test_phone_and_server_give_the_same_messages(browser, van_depot):
     expect(no_js.locator("#postcode-error")).to_be_visible()
     assert no_js.locator("form.capture .error").all_inner_texts() == js_messages
     assert Lead.select().count() == 0
+
+
+# --- No signal -----------------------------------------------------------------------
+
+def waiting_count(page):
+    return page.evaluate("window.touchpointOutbox.waiting().then(w => w.length)")
+
+
+def test_offline_leads_are_checked_kept_said_so_and_sent_once(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    service_worker_ready(page)
+    browser.set_offline(True)
+    page.reload()
+    expect(page.locator("h1")).to_have_text("New lead")
+
+    page.fill("#business_name", "Half done hairdresser")
+    send(page)
+    expect(page.locator("#category-error")).to_have_text("Pick one.")
+    assert waiting_count(page) == 0
+
+    page.click("label.chip:has(#category-4)")
+    send(page)
+    toast = page.locator(".toast")
+    expect(toast).to_contain_text("Saved on this phone")
+    expect(toast).to_contain_text("1 waiting")
+    expect(page.locator("#business_name")).to_have_value("")
+    page.fill("#business_name", "Offline hardware")
+    page.click("label.chip:has(#category-0)")
+    page.click("label.chip:has(#temperature-0)")
+    send(page)
+    expect(toast).to_contain_text("2 waiting")
+    assert on_screen(page, ".toast") and uncovered(page, ".toast")
+    screenshot(page, "capture_offline_saved_390x844")
+    assert Lead.select().count() == 0
+
+    back_online(browser, page)
+    expect(toast).to_contain_text("2 leads sent: Half done hairdresser, Offline hardware.")
+    assert waiting_count(page) == 0
+    page.reload()
+    page.evaluate("window.touchpointOutbox.flush()")
+    names = sorted(lead.business_name for lead in Lead.select())
+    assert names == ["Half done hairdresser", "Offline hardware"]
+
+
+def test_the_sent_word_comes_on_any_page_of_the_app(browser, van_depot):
+    page = open_capture(browser, van_depot)
+    service_worker_ready(page)
+    page.goto("/my-leads")
+    browser.set_offline(True)
+    page.goto("/leads/new")
+    page.fill("#business_name", "Corner garage")
+    page.click("label.chip:has(#category-5)")
+    send(page)
+    expect(page.locator(".toast")).to_contain_text("1 waiting")
+    page.goto("/my-leads")  # from the phone's cache
+    back_online(browser, page)
+    expect(page.locator(".toast")).to_contain_text("Lead sent: Corner garage.")
+    assert Lead.select().count() == 1
+
+
+def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depot, tmp_path):
+    page = open_capture(browser, van_depot)
+    service_worker_ready(page)
+    browser.set_offline(True)
+    page.reload()
+    page.fill("#business_name", "Refused bakery")
+    page.click("label.chip:has(#category-1)")
+    page.click("summary:has-text('Contact, address and note')")
+    # The phone checks an email's shape; only the server knows .test is reserved.
+    page.fill("#contact_email", "orders@bakery.test")
+    page.fill("#note", "Wants a pallet quote")
+    page.click("summary:has-text('Photo and location')")
+    page.set_input_files("#photo", a_photo(tmp_path / "bakery.jpg"))
+    expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
+    send(page)
+    expect(page.locator(".toast")).to_contain_text("1 waiting")
+    uuid = page.evaluate("window.touchpointOutbox.waiting().then(w => w[0].client_uuid)")
+
+    back_online(browser, page)
+    item = page.locator("#outbox-refused li")
+    expect(item).to_contain_text("Refused bakery")
+    expect(item).to_contain_text("Email: That doesn't look like an email address.")
+    assert "contact_email" not in item.inner_text()
+    expect(page.locator(".toast")).to_contain_text("1 lead could not be sent")
+    screenshot(page, "capture_refused_list_390x844")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # Delete asks first; "Cancel" keeps it
+    item.get_by_role("button", name="Delete the lead for Refused bakery").click()
+    expect(item).to_be_visible()
+
+    item.locator("a").click()
+    page.wait_for_url("**/leads/new?fix=*")
+    expect(page.locator("#business_name")).to_have_value("Refused bakery")
+    expect(page.locator("#category-1")).to_be_checked()
+    expect(page.locator("#note")).to_have_value("Wants a pallet quote")
+    expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
+    expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
+    assert page.input_value("input[name=client_uuid]") == uuid  # never stored, so still its own
+    expect(page.locator("#contact_email")).to_be_focused()  # the first field to fix
+    screenshot(page, "capture_refused_reopened_390x844")
+
+    page.fill("#contact_email", "orders@bakery.example")
+    send(page)
+    page.wait_for_url("**/sent")
+    lead = Lead.get()
+    assert (lead.business_name, lead.contact_email, str(lead.client_uuid)) == (
+        "Refused bakery", "orders@bakery.example", uuid)
+    assert lead.photo is not None
+    assert page.evaluate("window.touchpointOutbox.refused().then(r => r.length)") == 0
+
+
+def test_the_installed_app_opens_on_the_capture_form_offline(browser, van_depot):
+    page = browser.new_page()
+    page.set_viewport_size(PHONE)
+    log_in(page, van_depot.courier)  # lands on /leads/new through the home redirect
+    service_worker_ready(page)
+    page.wait_for_function(
+        "caches.open('touchpoint-private').then(c => c.match('/leads/new')).then(Boolean)")
+    browser.set_offline(True)
+    page.goto("/?source=pwa")
+    page.wait_for_url("**/leads/new?source=pwa")
+    expect(page.locator("h1")).to_have_text("New lead")
+    expect(page.locator("#business_name")).to_be_focused()
+
+
+# --- Share to Touchpoint -----------------------------------------------------------
+
+def share_photo(page, path):
+    """What the phone's share sheet does: a multipart POST to the manifest's share action."""
+    page.evaluate("""() => {
+        const form = document.createElement("form");
+        form.method = "post"; form.action = "/share"; form.enctype = "multipart/form-data";
+        form.id = "share-sheet";
+        form.innerHTML = '<input type="file" name="photo">';
+        document.body.append(form);
+    }""")
+    page.set_input_files("#share-sheet input", path)
+    page.evaluate("document.getElementById('share-sheet').submit()")
+    page.wait_for_url("**/leads/new?shared=1")
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["online", "offline"])
+def test_a_photo_shared_to_the_app_opens_a_new_lead_with_it(browser, van_depot, tmp_path, offline):
+    page = open_capture(browser, van_depot)
+    service_worker_ready(page)
+    manifest = page.request.get("/manifest.webmanifest").json()
+    assert manifest["share_target"]["action"] == "/share"
+    if offline:
+        browser.set_offline(True)
+    share_photo(page, a_photo(tmp_path / "storefront.jpg"))
+    expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
+    page.fill("#business_name", "Shared storefront")
+    page.click("label.chip:has(#category-0)")
+    send(page)
+    if offline:
+        expect(page.locator(".toast")).to_contain_text("1 waiting")
+        back_online(browser, page)
+        expect(page.locator(".toast")).to_contain_text("Lead sent: Shared storefront.")
+    else:
+        page.wait_for_url("**/sent")
+    lead = Lead.get()
+    assert lead.photo is not None
+    stored = Image.open(io.BytesIO(page.request.get("/leads/%d/photo" % lead.id).body()))
+    assert stored.size == (1200, 900)

@@ -4,6 +4,7 @@ Every lead here is sent the way a phone without JavaScript sends it: the page
 is fetched, and the form is posted back as multipart with the page's CSRF token.
 """
 import io
+import json
 import os
 import re
 import uuid
@@ -15,7 +16,7 @@ from markupsafe import escape
 from PIL import Image
 
 from app.models import CATEGORIES, TEMPERATURES, Lead, LeadEvent
-from conftest import lead_form
+from conftest import bearer, lead_form
 
 TEXT_FIELDS = ("business_name", "competitor", "contact_name", "contact_phone",
                "contact_email", "address", "postcode", "note", "lat", "lng")
@@ -544,3 +545,96 @@ def test_capture_page_works_without_javascript(client, auth, depot):
     lead = Lead.get()
     assert (lead.business_name, lead.temperature, lead.expects_call, lead.lat) == (
         "Corner Café", "warm", False, None)
+
+
+# --- The phone's copy of the rules ------------------------------------------------
+
+def page_rules(client):
+    html = client.get("/leads/new").get_data(as_text=True)
+    found = re.search(r'<script type="application/json" id="capture-rules">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1))
+
+
+# An unknown chip cannot be sent from the page, so the phone need not check it.
+PHONE_CHECKS = [case for case in BAD_INPUT if case[3] != "Not a valid choice."]
+
+
+@pytest.mark.parametrize("overrides, field, message", [case[1:] for case in PHONE_CHECKS],
+                         ids=[case[0] for case in PHONE_CHECKS])
+def test_the_page_carries_each_rule_with_the_servers_own_message(
+        client, auth, depot, overrides, field, message):
+    auth.login(depot.courier)
+    rules = page_rules(client)
+    assert message in json.dumps(rules[field])
+    # and the server still says it for that bad value
+    response = post_lead(client, lead_form(**overrides))
+    assert message in error_of(response.get_data(as_text=True), field)
+
+
+def test_the_rules_name_fields_in_plain_words_and_skip_what_the_courier_never_types(
+        client, auth, depot):
+    auth.login(depot.courier)
+    rules = page_rules(client)
+    assert rules["category"] == {"label": "What did you see?", "required": "Pick one."}
+    assert rules["contact_email"]["label"] == "Email"
+    assert not {"client_uuid", "csrf_token", "captured_at", "photo", "expects_call"} & set(rules)
+    assert rules["lng"]["pair"] == ["lat", BOTH]
+
+
+@pytest.mark.parametrize("email", ["orders@bakery.test", "a@localhost", "joe@"])
+def test_an_email_the_phone_may_pass_is_still_the_servers_to_refuse(client, auth, depot, email):
+    auth.login(depot.courier)
+    response = post_lead(client, lead_form(contact_email=email))
+    assert response.status_code == 422
+    assert "doesn't look like an email" in error_of(response.get_data(as_text=True), "contact_email")
+
+
+def test_the_api_reports_every_failing_field_at_once(client, depot):
+    body = {"client_uuid": str(uuid.uuid4()), "temperature": "hot", "contact_email": "joe@",
+            "lat": "north", "colour": "blue"}
+    response = client.post("/api/v1/leads", json=body, headers=bearer(depot.courier))
+    assert response.status_code == 422
+    fields = response.json["error"]["fields"]
+    assert set(fields) == {"business_name", "category", "contact_email", "lat", "colour"}
+    assert fields["business_name"] == ["Required."]
+    assert fields["category"] == ["Required."]
+    assert fields["contact_email"] == ["That doesn't look like an email address."]
+    assert fields["lat"] == ["Must be a number or null."]
+    assert fields["colour"] == ["Unknown field."]
+    assert Lead.select().count() == 0
+
+
+def test_the_chips_error_is_under_their_question_and_on_each_chip(client, auth, depot):
+    auth.login(depot.courier)
+    response = post_lead(client, lead_form(category=None))
+    html = response.get_data(as_text=True)
+    chips = field_block(html, "category")
+    assert chips.index('id="category-error"') < chips.index('name="category"')
+    assert chips.count('aria-invalid="true"') == len(CATEGORIES)
+    assert chips.count('aria-describedby="category-error"') == len(CATEGORIES) + 1
+    # the no-JS page keeps "Which competitor?" in the page (CSS shows it on that chip)
+    assert 'name="competitor"' in html
+
+
+def test_only_required_fields_say_required(client, auth, depot):
+    auth.login(depot.courier)
+    html = client.get("/leads/new").get_data(as_text=True)
+    assert html.count("(required)") == 1
+    assert re.search(r'Business name <span class="req">\(required\)</span>', html)
+    assert re.search(r'<input[^>]*autofocus[^>]*id="business_name"|<input[^>]*id="business_name"[^>]*autofocus', html)
+
+
+def test_a_share_without_the_service_worker_opens_a_new_lead(client, auth, depot):
+    auth.login(depot.courier)
+    response = client.post("/share", data={"photo": (io.BytesIO(tiny_jpeg()), "shop.jpg", "image/jpeg")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/leads/new"
+    assert Lead.select().count() == 0
+
+
+def test_the_manifest_offers_to_receive_shared_photos(client):
+    share = client.get("/manifest.webmanifest").json["share_target"]
+    assert share["action"] == "/share"
+    assert (share["method"], share["enctype"]) == ("POST", "multipart/form-data")
+    assert share["params"]["files"] == [{"name": "photo", "accept": ["image/*"]}]

@@ -6,6 +6,7 @@ import {forgetThisDevice, resync, wireButtons} from "./push.js";
 
 const outbox = window.touchpointOutbox;
 const RETRY_MS = 20000;
+const TOAST_MS = 10000;
 const userMeta = document.querySelector('meta[name="touchpoint-user"]');
 const userId = userMeta ? Number(userMeta.content) : null;
 
@@ -17,16 +18,17 @@ function makeToast() {
   const box = document.createElement("p");
   box.className = "toast";
   box.setAttribute("role", "status");
+  box.addEventListener("click", () => { box.textContent = ""; });
   document.body.append(box);
   return box;
 }
 
-/** A short word near the bottom of the screen, where the thumb is. */
-function toast(text, stay) {
+/** A short word near the bottom of the screen, where the thumb is; a tap clears it. */
+function toast(text) {
   if (!toastBox) return;
   clearTimeout(toastTimer);
   toastBox.textContent = text;
-  if (!stay) toastTimer = setTimeout(() => { toastBox.textContent = ""; }, 8000);
+  toastTimer = setTimeout(() => { toastBox.textContent = ""; }, TOAST_MS);
 }
 
 function plural(count, word) {
@@ -37,7 +39,7 @@ function showWaiting(results, justSaved) {
   const status = document.getElementById("outbox-status");
   const waiting = results.waiting || 0;
   if (justSaved) {
-    toast("Saved on this phone — it sends by itself when there's signal (" + waiting + " waiting).", true);
+    toast("Saved on this phone (" + waiting + " waiting). It sends by itself when there's signal.");
   }
   if (!status) return;
   if (waiting === 0 && !results.loggedOut) {
@@ -62,7 +64,7 @@ function showSent(results) {
   }
   if (refused) parts.push(plural(refused, "lead") + " could not be sent — fix it on New lead.");
   if (results.waiting) parts.push(results.waiting + " still waiting.");
-  toast(parts.join(" "), false);
+  toast(parts.join(" "));
 }
 
 function fieldLabels() {
@@ -190,6 +192,12 @@ wireButtons();
 wireLogout();
 updateBadge();
 flushOutbox();
-registerServiceWorker().catch(() => {}).then(() => {
-  if (userId) resync().catch(() => {});
+registerServiceWorker().catch(() => {}).then(async () => {
+  if (!userId) return;
+  resync().catch(() => {});
+  // A courier's pages are kept on the phone so that the app opens offline.
+  if (document.querySelector('.bar a[href="/leads/new"]')) {
+    const registration = await navigator.serviceWorker?.ready;
+    registration?.active?.postMessage({type: "keep-pages"});
+  }
 });

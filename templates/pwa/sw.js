@@ -50,6 +50,7 @@ self.addEventListener("message", (event) => {
   if (data.type === "open-alert") event.waitUntil(openShownAlert(data.tag, data.action));
   if (data.type === "skip-waiting") self.skipWaiting();
   if (data.type === "logout") event.waitUntil(caches.delete(PRIVATE_CACHE));
+  if (data.type === "keep-pages") event.waitUntil(keepPrivatePages());
   if (data.type === "flush-outbox") event.waitUntil(self.touchpointOutbox.flush());
 });
 
@@ -100,6 +101,19 @@ async function networkFirstPage(request, url) {
     }
     const cached = PRIVATE_PAGES.includes(url.pathname) && await cache.match(url.pathname);
     return cached || (await caches.match(OFFLINE_URL));
+  }
+}
+
+async function keepPrivatePages() {
+  // The first page after login may have loaded before this worker took over:
+  // fetch what is missing, so the app opens offline from the start.
+  const cache = await caches.open(PRIVATE_CACHE);
+  for (const path of PRIVATE_PAGES) {
+    if (await cache.match(path)) continue;
+    const response = await fetch(path, {credentials: "same-origin"}).catch(() => null);
+    if (response && response.ok && new URL(response.url).pathname === path) {
+      await cache.put(path, await withoutRedirect(response));
+    }
   }
 }
 
