@@ -280,9 +280,11 @@ PAGES = [("courier", "/my-leads"), ("courier", "/leads/{late}"), ("courier", "/l
          ("manager", "/account"), (None, "/login")]
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("role", ["courier", "rep", "manager", None])
-def test_pages_fit_320_px_and_pass_axe(browser, depot, role):
+def test_pages_fit_320_px_and_pass_axe(browser, depot, role, scheme):
     page = phone(browser, getattr(depot, role) if role else None)
+    page.emulate_media(color_scheme=scheme)
     problems = []
     for _, path in [p for p in PAGES if p[0] == role]:
         page.set_viewport_size({"width": 320, "height": 640})
