@@ -869,3 +869,40 @@ def test_couriers_see_their_own_words_and_no_stale_temperature(app, depot, statu
                                                  else "Hot — wants a call today"]), path
         for internal in ("Escalated", "escalated", "overdue", "due in", "Acknowledged"):
             assert internal not in html.split("<main>")[1], (path, internal)
+
+
+# --- When the courier saw it ------------------------------------------------------
+
+
+def seen_minutes_before_arrival(lead, minutes):
+    Lead.update(captured_at=lead.created_at - timedelta(minutes=minutes)).where(
+        Lead.id == lead.id).execute()
+
+
+def test_a_lead_that_waited_on_the_phone_shows_when_it_was_seen_and_when_it_arrived(
+        client, auth, depot):
+    lead = new_lead(depot.courier)
+    seen_minutes_before_arrival(lead, 40)
+
+    auth.login(depot.rep)
+    staff = unescape(client.get("/leads/%d" % lead.id).get_data(as_text=True))
+    auth.logout()
+    auth.login(depot.courier)
+    courier = unescape(client.get("/leads/%d" % lead.id).get_data(as_text=True))
+
+    assert "<dt>Seen</dt>" in staff and "<dt>Arrived</dt>" in staff
+    assert "seen on the route at" in staff
+    assert "You saw it at" in courier and "when the signal came back" in courier
+
+
+@pytest.mark.parametrize("minutes", [None, 0.5])
+def test_a_lead_sent_at_once_shows_one_time(client, auth, depot, minutes):
+    lead = new_lead(depot.courier)
+    if minutes is not None:
+        seen_minutes_before_arrival(lead, minutes)
+
+    auth.login(depot.rep)
+    staff = client.get("/leads/%d" % lead.id).get_data(as_text=True)
+
+    assert "<dt>Sent</dt>" in staff
+    assert "<dt>Seen</dt>" not in staff and "seen on the route" not in staff
