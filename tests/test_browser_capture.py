@@ -159,7 +159,7 @@ def test_every_failing_field_is_shown_at_once_next_to_itself(browser, van_depot)
     page.wait_for_url("**/sent")
 
 
-def test_phone_and_server_give_the_same_messages(browser, van_depot):
+def test_every_bad_field_is_marked_at_once_in_the_servers_words(browser, van_depot):
     page = open_capture(browser, van_depot)
     page.fill("#business_name", "   ")  # only spaces: the server strips them
     page.click("summary:has-text('Contact, address and note')")
@@ -173,20 +173,8 @@ def test_phone_and_server_give_the_same_messages(browser, van_depot):
         "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.")
     expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
     expect(page.locator("#postcode-error")).to_have_text("Letters, digits and spaces only.")
-    js_messages = page.locator("form.capture .error").all_inner_texts()
-
-    # The same form posted as a page without JavaScript says the same words.
-    no_js = browser.new_page()
-    no_js.route("**/*.js*", lambda route: route.abort())
-    no_js.goto("/leads/new")
-    no_js.fill("#business_name", "   ")
-    no_js.click("summary:has-text('Contact, address and note')")
-    no_js.fill("#contact_phone", "call me")
-    no_js.fill("#contact_email", "not-an-email")
-    no_js.fill("#postcode", "AB1 #2")
-    no_js.click("button:has-text('Send lead')")
-    expect(no_js.locator("#postcode-error")).to_be_visible()
-    assert no_js.locator("form.capture .error").all_inner_texts() == js_messages
+    expect(page.locator("#business_name")).to_be_focused()
+    assert page.locator("form.capture .error").count() == 5
     assert Lead.select().count() == 0
 
 
@@ -352,3 +340,75 @@ def test_a_photo_shared_to_the_app_opens_a_new_lead_with_it(browser, van_depot, 
     assert lead.photo is not None
     stored = Image.open(io.BytesIO(page.request.get("/leads/%d/photo" % lead.id).body()))
     assert stored.size == (1200, 900)
+
+
+# --- The same rules on the phone and without JavaScript ---------------------------
+
+def test_the_phone_finds_what_the_server_finds_in_every_bad_value(browser, van_depot):
+    from conftest import lead_form
+    from test_capture import PHONE_CHECKS
+    page = open_capture(browser, van_depot)
+    cases = []
+    for _, overrides, field, message in PHONE_CHECKS:
+        values = {name: value.strip() for name, value in lead_form(**overrides).items()}
+        if values.get("category") != "competitor":
+            values["competitor"] = ""
+        cases.append([values, field])
+    found = page.evaluate("""async (cases) => {
+        const {check} = await import("/static/js/capture.js");
+        const rules = JSON.parse(document.getElementById("capture-rules").textContent);
+        return cases.map(([values, field]) => check(values, rules)[field] || []);
+    }""", cases)
+    for (name, _, field, message), messages in zip(PHONE_CHECKS, found):
+        assert message in messages, name
+    # and a good lead passes
+    assert page.evaluate("""async (values) => {
+        const {check} = await import("/static/js/capture.js");
+        return check(values, JSON.parse(document.getElementById("capture-rules").textContent));
+    }""", {name: value for name, value in lead_form().items()}) == {}
+
+
+def test_without_javascript_the_page_still_asks_everything_and_sends(browser, van_depot):
+    page = browser.new_page()
+    page.set_viewport_size(PHONE)
+    # No script of ours runs, from the first page on, so no service worker
+    # either (the pages have no inline script: CSP forbids them).
+    page.route("**/*.js*", lambda route: route.abort())
+    log_in(page, van_depot.courier)
+    page.goto("/leads/new")
+    assert page.evaluate("typeof window.touchpointOutbox") == "undefined"
+    expect(page.locator("#competitor")).to_be_hidden()
+    page.click("label.chip:has-text('Ships with a competitor')")
+    expect(page.locator("#competitor")).to_be_visible()  # by CSS alone
+    page.fill("#competitor", "Speedy Parcels")
+    page.click("summary:has-text('Photo and location')")
+    expect(page.locator("#lat")).to_be_visible()
+    expect(page.locator("#photo")).to_be_visible()
+    page.click("button:has-text('Send lead')")
+    expect(page.locator("#business_name-error")).to_have_text("Required.")
+    expect(page.locator("#competitor")).to_have_value("Speedy Parcels")
+    page.fill("#business_name", "No script depot")
+    page.click("button:has-text('Send lead')")
+    page.wait_for_url("**/sent")
+    lead = Lead.get()
+    assert (lead.business_name, lead.competitor) == ("No script depot", "Speedy Parcels")
+
+
+def test_take_photo_shows_a_thumbnail_that_can_be_removed(browser, van_depot, tmp_path):
+    page = open_capture(browser, van_depot)
+    page.click("summary:has-text('Photo and location')")
+    take = page.locator("label[for=photo]")
+    expect(take).to_have_text("Take photo")
+    assert take.bounding_box()["height"] >= 56
+    assert page.get_attribute("#photo", "capture") == "environment"
+    page.set_input_files("#photo", a_photo(tmp_path / "front.jpg"))
+    expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
+    expect(take).to_have_text("Take another photo")
+    page.get_by_role("button", name="Remove photo").click()
+    expect(page.locator("[data-photo-thumbnail]")).to_be_hidden()
+    assert page.evaluate("document.getElementById('photo').files.length") == 0
+    page.fill("#business_name", "No photo after all")
+    page.click("label.chip:has(#category-0)")
+    send(page)
+    page.wait_for_url("**/sent")
+    assert Lead.get().photo is None

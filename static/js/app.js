@@ -55,7 +55,7 @@ function showWaiting(results, justSaved) {
 function showSent(results) {
   const sending = document.querySelector("form.capture")?.dataset.sending;
   const sent = results.sent.filter((s) => s.client_uuid !== sending);
-  const refused = results.refusedIds.filter((uuid) => uuid !== sending).length;
+  const refused = (results.refusedIds || []).filter((uuid) => uuid !== sending).length;
   if (!sent.length && !refused) return;
   const parts = [];
   if (sent.length) {

@@ -78,7 +78,7 @@ async function submit(form, rules, userId, ui) {
 }
 
 function outcome(results, uuid) {
-  return results.sent.some((s) => s.client_uuid === uuid) || results.refusedIds.includes(uuid);
+  return results.sent.some((s) => s.client_uuid === uuid) || (results.refusedIds || []).includes(uuid);
 }
 
 function valuesOf(form) {
@@ -114,7 +114,7 @@ export function check(values, rules) {
   }
   for (const [name, rule] of Object.entries(rules)) {
     const other = rule.pair && rule.pair[0];
-    if (other && !errors[name] && !errors[other] && (values[name] === "") !== (values[other] === "")) {
+    if (other && !errors[name] && !errors[other] && !values[name] !== !values[other]) {
       errors[name] = [rule.pair[1]];
     }
   }
