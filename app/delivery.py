@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -43,7 +44,9 @@ BATCH = 500
 # How long a due delivery may wait before the sweep queues it again; its own
 # task normally takes it within a poll of the queue.
 OVERDUE = timedelta(seconds=2)
-FLUSH_EVERY = 50
+# Sent deliveries are written down this many at a time, or this often: a
+# worker killed in between makes copies of those (harmless, see sw.js).
+FLUSH_EVERY, FLUSH_SECONDS = 50, 0.05
 _identity = {"pid": None, "id": None}
 _identity_lock = threading.Lock()
 
@@ -149,7 +152,7 @@ class Book:
     """What became of one batch, written down a few statements at a time."""
 
     def __init__(self, me):
-        self.me, self.sent, self.retries, self.paused = me, [], {}, {}
+        self.me, self.sent, self.retries, self.flushed = me, [], {}, time.monotonic()
 
     def mine(self, ids):
         return (Delivery.id.in_(ids) & (Delivery.status == "sending")
@@ -159,7 +162,7 @@ class Book:
         now = utcnow()
         if outcome.action == push.DELIVERED:
             self.sent.append(delivery)
-            if len(self.sent) >= FLUSH_EVERY:
+            if len(self.sent) >= FLUSH_EVERY or time.monotonic() - self.flushed > FLUSH_SECONDS:
                 self.flush()
         elif outcome.action == push.HELD:
             self.reschedule(delivery, outcome.retry_after, outcome.detail, count=False)
@@ -209,6 +212,7 @@ class Book:
         """Mark everything delivered so far as sent, in two statements."""
         if not self.sent:
             return
+        self.flushed = time.monotonic()
         sent, self.sent, now = self.sent, [], utcnow()
         with db.atomic():
             (Delivery.update(status="sent", claimed_by=None, last_error="", updated_at=now)

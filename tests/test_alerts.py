@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from app import delivery, notify, push
-from app.models import Delivery, Lead, Notification, PushServicePause
+from app.models import Delivery, Heartbeat, Lead, Notification, PushServicePause
 from conftest import bearer, enable_push, make_user, wait_for
 
 
@@ -431,43 +431,70 @@ def stop_consumer(process):
         process.wait()
 
 
-def test_killed_worker_mid_fan_out_its_deliveries_arrive_within_10_s_of_the_restart(
-        client, depot, push_service, tmp_path):
+def fan_out_then_kill(client, depot, push_service, workers):
+    """A new lead to 500 devices; kill -9 the worker sending it a fifth of the
+    way through. Return the devices by endpoint, the endpoints whose delivery
+    was claimed and not written down, and the survivors."""
     import signal
-    import time
     devices = {}
-    for _ in range(300):
+    for _ in range(500):
         device = enable_push(depot.rep, push_service)
         devices[device.endpoint] = device
     push_service.slow(0.02)  # so that the fan-out lasts long enough to be cut
-    worker = start_consumer(client.application, tmp_path / "worker.log")
-    try:
-        send_lead(client, depot.courier)
-        wait_for(lambda: len(push_service.delivered()) >= 60, timeout=30)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    send_lead(client, depot.courier)
+    wait_for(lambda: len(push_service.delivered()) >= 100, timeout=60)
+    [claimer] = {d.claimed_by for d in Delivery.select().where(Delivery.status == "sending")}
+    [victim] = [w for w in workers if "/%d/" % w.pid in claimer]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
     in_flight = {d.subscription.endpoint for d in
                  Delivery.select(Delivery, PushSubscription).join(PushSubscription)
                  .where(Delivery.status == "sending")}
-    assert 0 < len(push_service.delivered()) < 300
-    time.sleep(2)  # the worker is down a while, as a supervisor's restart delay
-    restarted = time.time()
-    worker = start_consumer(client.application, tmp_path / "worker.log")
+    assert 0 < len(push_service.delivered()) < 500
+    return devices, in_flight, [w for w in workers if w is not victim]
+
+
+def assert_all_delivered_soon_after(start, devices, in_flight, push_service):
+    wait_for(lambda: all(push_service.delivered(d) for d in devices.values()), timeout=60)
+    last = max(min(m.at for m in push_service.delivered(d)) for d in devices.values())
+    print("last alert %.2f s after; %d in flight at the kill, %d copies" % (
+        last - start, len(in_flight), len(push_service.delivered()) - len(devices)))
+    assert last - start <= 10
+    twice = {e for e, d in devices.items() if len(push_service.delivered(d)) > 1}
+    # Only a delivery the dead worker had claimed and not written down can come twice.
+    assert twice <= in_flight
+    assert all(len(push_service.delivered(d)) <= 2 for d in devices.values())
+    wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 500,
+             timeout=15)
+
+
+def test_killed_worker_mid_fan_out_its_deliveries_arrive_within_10_s_of_the_restart(
+        client, depot, push_service, tmp_path):
+    import time
+    workers = [start_consumer(client.application, tmp_path / "worker.log")]
     try:
-        wait_for(lambda: all(push_service.delivered(d) for d in devices.values()), timeout=30)
-        last = max(min(m.at for m in push_service.delivered(d)) for d in devices.values())
-        assert last - restarted <= 10
-        twice = {e for e, d in devices.items() if len(push_service.delivered(d)) > 1}
-        # Only a delivery the dead worker had claimed and not written down can come twice.
-        assert twice <= in_flight
-        assert all(len(push_service.delivered(d)) <= 2 for d in devices.values())
-        wait_for(lambda: Delivery.select().where(Delivery.status == "sent").count() == 300,
-                 timeout=15)
+        devices, in_flight, _ = fan_out_then_kill(client, depot, push_service, workers)
+        time.sleep(5)  # down a while, as a supervisor's restart delay would leave it
+        restarted = time.time()
+        workers = [start_consumer(client.application, tmp_path / "worker.log")]
+        assert_all_delivered_soon_after(restarted, devices, in_flight, push_service)
     finally:
-        stop_consumer(worker)
+        for worker in workers:
+            stop_consumer(worker)
+
+
+def test_a_surviving_worker_takes_up_a_killed_ones_deliveries_within_10_s(
+        client, depot, push_service, tmp_path):
+    import time
+    workers = [start_consumer(client.application, tmp_path / ("worker-%d.log" % n))
+               for n in range(2)]
+    try:
+        wait_for(lambda: Heartbeat.select().count() == 2, timeout=30)
+        devices, in_flight, workers = fan_out_then_kill(client, depot, push_service, workers)
+        assert_all_delivered_soon_after(time.time(), devices, in_flight, push_service)
+    finally:
+        for worker in workers:
+            stop_consumer(worker)
 
 
 def test_a_hanging_device_holds_back_no_other_device(client, depot, push_service, worker):
@@ -523,3 +550,17 @@ def test_a_worker_given_up_for_dead_carries_on_under_a_new_id(app):
         second = delivery.beat()
     assert second != first and delivery.worker_id() == second
     assert [h.id for h in Heartbeat.select()] == [second]
+
+
+def test_a_copy_after_a_lost_answer_is_the_same_alert_with_the_same_topic(app, depot,
+                                                                          push_service):
+    lead, device, delivery_id = new_lead_delivery(app, depot, push_service)
+    push_service.accept_then_drop()
+    assert deliver(app, delivery_id) is not None  # no answer: it must be tried again
+    push_service.behave()
+    Delivery.update(next_attempt_at=utcnow()).execute()
+    assert deliver(app, delivery_id) is None
+    first, copy = push_service.delivered(device)
+    assert first.payload == copy.payload and first.payload["id"] == Notification.get().id
+    assert first.headers["topic"] == copy.headers["topic"] == "new_lead-%d" % lead.id
+    assert status_of(delivery_id) == "sent"
