@@ -259,7 +259,9 @@ def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depo
     expect(item).to_contain_text("Refused bakery")
     expect(item).to_contain_text("Email: That doesn't look like an email address.")
     assert "contact_email" not in item.inner_text()
-    expect(page.locator(".toast")).to_contain_text("1 lead could not be sent")
+    expect(page.locator(".toast")).to_contain_text("1 lead could not be sent — tap here to fix it.")
+    page.click(".toast")
+    expect(item.locator("a")).to_be_focused()
     screenshot(page, "capture_refused_list_390x844")
 
     page.once("dialog", lambda dialog: dialog.dismiss())  # Delete asks first; "Cancel" keeps it

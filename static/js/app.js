@@ -18,16 +18,21 @@ function makeToast() {
   const box = document.createElement("p");
   box.className = "toast";
   box.setAttribute("role", "status");
-  box.addEventListener("click", () => { box.textContent = ""; });
+  box.addEventListener("click", () => {
+    box.textContent = "";
+    if (box.onTap) box.onTap();
+  });
   document.body.append(box);
   return box;
 }
 
-/** A short word near the bottom of the screen, where the thumb is; a tap clears it. */
-function toast(text) {
+/** A short word near the bottom of the screen, where the thumb is; a tap
+    clears it, or does what it offers (onTap). */
+function toast(text, onTap) {
   if (!toastBox) return;
   clearTimeout(toastTimer);
   toastBox.textContent = text;
+  toastBox.onTap = onTap || null;
   toastTimer = setTimeout(() => { toastBox.textContent = ""; }, TOAST_MS);
 }
 
@@ -62,9 +67,17 @@ function showSent(results) {
     parts.push((sent.length === 1 ? "Lead sent: " : plural(sent.length, "lead") + " sent: ") +
                sent.map((s) => s.businessName).join(", ") + ".");
   }
-  if (refused) parts.push(plural(refused, "lead") + " could not be sent — fix it on New lead.");
+  const list = document.getElementById("outbox-refused");
+  if (refused) {
+    parts.push(plural(refused, "lead") + " could not be sent — tap here to fix " +
+               (refused === 1 ? "it." : "them."));
+  }
   if (results.waiting) parts.push(results.waiting + " still waiting.");
-  toast(parts.join(" "));
+  toast(parts.join(" "), refused ? () => {
+    if (!list) return window.location.assign("/leads/new");
+    list.scrollIntoView({block: "start"});
+    list.querySelector("a")?.focus();
+  } : null);
 }
 
 function fieldLabels() {

@@ -69,6 +69,7 @@ async function submit(form, rules, userId, ui) {
     form.reset();
     form.dispatchEvent(new Event("change"));
     form.elements.client_uuid.value = newUuid();
+    window.scrollTo({top: 0});  // ready for the next lead, with the waiting count in view
     ui.showWaiting(results, true);
     requestBackgroundSync();
   } finally {
