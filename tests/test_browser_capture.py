@@ -218,6 +218,8 @@ def test_offline_leads_are_checked_kept_said_so_and_sent_once(browser, van_depot
     page.evaluate("window.touchpointOutbox.flush()")
     names = sorted(lead.business_name for lead in Lead.select())
     assert names == ["Half done hairdresser", "Offline hardware"]
+    # Each keeps when Send was tapped on the phone, before it arrived.
+    assert all(lead.captured_at <= lead.created_at for lead in Lead.select())
 
 
 def test_the_sent_word_comes_on_any_page_of_the_app(browser, van_depot):
@@ -252,7 +254,8 @@ def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depo
     expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
     send(page)
     expect(page.locator(".toast")).to_contain_text("1 waiting")
-    uuid = page.evaluate("window.touchpointOutbox.waiting().then(w => w[0].client_uuid)")
+    uuid, captured = page.evaluate(
+        "window.touchpointOutbox.waiting().then(w => [w[0].client_uuid, w[0].lead.captured_at])")
 
     back_online(browser, page)
     item = page.locator("#outbox-refused li")
@@ -286,6 +289,7 @@ def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depo
     assert (lead.business_name, lead.contact_email, str(lead.client_uuid)) == (
         "Refused bakery", "orders@bakery.example", uuid)
     assert lead.photo is not None
+    assert lead.captured_at.isoformat(timespec="milliseconds") + "Z" == captured  # first seen, not fixed
     assert page.evaluate("window.touchpointOutbox.refused().then(r => r.length)") == 0
 
 

@@ -42,7 +42,8 @@ async function submit(form, rules, userId, ui) {
       return;
     }
     const lead = leadFrom(values);
-    if (SEND_CAPTURED_AT) lead.captured_at = new Date().toISOString();
+    // A refused lead being fixed keeps the time the courier first saw it.
+    if (SEND_CAPTURED_AT) lead.captured_at = form.dataset.capturedAt || new Date().toISOString();
     const file = form.elements.photo.files[0];
     const photo = file ? await downscale(file) : null;
     form.dataset.sending = lead.client_uuid;
@@ -50,6 +51,7 @@ async function submit(form, rules, userId, ui) {
     // Saved as waiting first, so a crash here loses nothing.
     if (form.dataset.fixing) await outbox.dismiss(form.dataset.fixing);
     delete form.dataset.fixing;
+    delete form.dataset.capturedAt;
     let results = await outbox.flush();
     // A flush already under way when this lead was added did not see it.
     if (!outcome(results, lead.client_uuid) && !results.offline) results = await outbox.flush();
@@ -265,6 +267,7 @@ async function reopenRefused(form, uuid) {
   // the server says is taken gets a new one.
   form.elements.client_uuid.value = entry.reason.code === "client_uuid_taken" ? newUuid() : uuid;
   form.dataset.fixing = uuid;
+  if (entry.lead.captured_at) form.dataset.capturedAt = entry.lead.captured_at;
   if (entry.photo) attachPhoto(form, entry.photo);
   showRefusal(form, entry.reason);
 }
