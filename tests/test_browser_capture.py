@@ -5,6 +5,7 @@ the form, the installed app opening offline, and photos shared to the app."""
 import io
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -418,3 +419,35 @@ def test_take_photo_shows_a_thumbnail_that_can_be_removed(browser, van_depot, tm
     send(page)
     page.wait_for_url("**/sent")
     assert Lead.get().photo is None
+
+
+def serious(page):
+    """axe-core's serious and critical violations on the page as it stands."""
+    return [(v["id"], [n["target"] for n in v["nodes"]]) for v in Axe().run(page).response["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_states_scripts_make_are_accessible(browser, van_depot, tmp_path, scheme):
+    page = open_capture(browser, van_depot)
+    page.emulate_media(color_scheme=scheme)
+    service_worker_ready(page)
+    send(page)  # errors drawn by the script
+    expect(page.locator("#category-error")).to_be_visible()
+    assert serious(page) == []
+    browser.set_offline(True)
+    page.fill("#business_name", "Accessible bakery")
+    page.click("label.chip:has(#category-0)")
+    page.click("summary:has-text('Contact, address and note')")
+    page.fill("#contact_email", "orders@bakery.test")
+    page.click("summary:has-text('Photo and location')")
+    page.set_input_files("#photo", a_photo(tmp_path / "bakery.jpg"))
+    send(page)
+    expect(page.locator(".toast")).to_contain_text("1 waiting")  # the saved toast
+    assert serious(page) == []
+    back_online(browser, page)
+    expect(page.locator("#outbox-refused li")).to_be_visible()  # the refused list
+    assert serious(page) == []
+    page.click("#outbox-refused a")
+    expect(page.locator("[data-photo-thumbnail]")).to_be_visible()  # reopened, photo and all
+    assert serious(page) == []
