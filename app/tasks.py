@@ -4,9 +4,12 @@ The queue is a SQLite file of its own by default and Redis when QUEUE_URL is
 redis://…; `init_app` binds it from the app's configuration, so the consumer
 (`huey_consumer wsgi.huey`) and the web app always agree. Tasks take ids,
 never model objects, and run inside an app context with a database connection.
+Every consumer process also runs a Sweeper thread: its heartbeat, and the
+sweep that takes up dead workers' deliveries (app/delivery.py).
 """
 import functools
 import logging
+import math
 import threading
 
 from huey import Huey, crontab
@@ -72,7 +75,8 @@ def _retry_later(retries):
     """One task per distinct delay (a paused push service's are all the same)."""
     by_delay = {}
     for delivery_id, delay in retries.items():
-        by_delay.setdefault(round(delay, 2), []).append(delivery_id)
+        # Rounded up: a task that ran before its delivery is due would find nothing.
+        by_delay.setdefault(math.ceil(delay * 100) / 100, []).append(delivery_id)
     for delay, ids in by_delay.items():
         deliver.schedule((ids,), delay=delay)
 
