@@ -26,8 +26,10 @@ export function enhanceCapture(form, userId, ui) {
   enhancePhoto(form);
   enhanceLocation(form);
   const params = new URLSearchParams(window.location.search);
+  // A shared photo is looked for on every open, not only at ?shared=1: a
+  // share that had to pass through the login page lands here without it.
   if (params.has("fix")) reopenRefused(form, params.get("fix"));
-  if (params.has("shared")) pickUpSharedPhoto(form);
+  else pickUpSharedPhoto(form);
 }
 
 async function submit(form, rules, userId, ui) {
