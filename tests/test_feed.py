@@ -26,6 +26,7 @@ from browser import browser, chromium, log_in, server, van_depot  # noqa: F401
 from conftest import bearer
 from test_browser_van import TARGETS
 
+SECOND = timedelta(seconds=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 # Who sent each lead of the spread, where, to whom it went and how it stands.
@@ -214,6 +215,19 @@ def test_each_row_says_age_deadline_people_and_escalation(client, manager, sprea
                                            "Rep: Eve", "South"))
     assert "left" not in garage and "overdue" not in garage
     assert "Unrouted" in rows[str(spread.leads["deli"].id)]
+
+
+def test_a_lead_sent_later_than_it_was_seen_shows_both(client, manager, depot):
+    now = utcnow()
+    late = make_lead(depot.courier, "Offline Bakery", created_at=now - 5 * 60 * SECOND,
+                     captured_at=now - 50 * 60 * SECOND)
+    prompt = make_lead(depot.courier, "Online Deli", created_at=now - 5 * 60 * SECOND,
+                       captured_at=now - 5 * 60 * SECOND - 20 * SECOND)
+    html = client.get("/feed").get_data(as_text=True)
+    rows = {id: re.sub(r"<[^>]+>", "", row)
+            for id, row in re.findall(r'data-id="(\d+)">(.*?)</tr>', html, re.S)}
+    assert "5 min ago · seen 50 min ago" in rows[str(late.id)]
+    assert "seen" not in rows[str(prompt.id)]
 
 
 def test_the_feed_costs_a_handful_of_queries_however_many_leads(client, manager, spread, caplog):
