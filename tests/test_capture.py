@@ -621,7 +621,7 @@ def test_only_required_fields_say_required(client, auth, depot):
     html = client.get("/leads/new").get_data(as_text=True)
     assert html.count("(required)") == 1
     assert re.search(r'Business name <span class="req">\(required\)</span>', html)
-    assert re.search(r'<input[^>]*autofocus[^>]*id="business_name"|<input[^>]*id="business_name"[^>]*autofocus', html)
+    assert "autofocus" in field_block(html, "business_name")
 
 
 def test_a_share_without_the_service_worker_opens_a_new_lead(client, auth, depot):
