@@ -1,6 +1,6 @@
 """Every page of every role, in a real Chromium, in light and dark: no serious
 or critical accessibility fault (axe-core), no sideways scrolling on a 390 px
-or a 320 px phone, and a screenshot of each at 390×844 for a reviewer
+or a 320 px phone, every disclosure with its chevron, and a screenshot of each at 390×844 for a reviewer
 (tests/screenshots/, see the README)."""
 import uuid
 
@@ -64,6 +64,10 @@ def page_problems(page, path, name):
         if scroll > width:
             found.append("%s scrolls sideways at %d px (%d px wide)" % (path, width, scroll))
     page.set_viewport_size({"width": 390, "height": 844})
+    plain = page.evaluate("""[...document.querySelectorAll('summary')]
+        .filter(s => getComputedStyle(s, '::after').borderRightWidth !== '3px')
+        .map(s => s.textContent.trim())""")
+    found += ["%s: disclosure %r has no chevron" % (path, text) for text in plain]
     screenshot(page, name)
     for violation in Axe().run(page).response["violations"]:
         if violation["impact"] in ("serious", "critical"):
