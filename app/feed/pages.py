@@ -30,14 +30,14 @@ def page_of(filters, cursor=None, limit=PAGE_SIZE):
     if filters.sort == "deadline":
         ids = due_first(filters, cursor, limit)
         return ids, Case(Lead.id, [(id, n) for n, id in enumerate(ids)]) if ids else Lead.id
-    ids = newest_first(Lead.select(Lead.id), filters, cursor, limit)
+    ids = id_ordered(Lead.select(Lead.id), filters, cursor, limit)
     return ids, Lead.id.asc() if filters.sort == "oldest" else Lead.id.desc()
 
 
-def newest_first(query, filters, before=None, limit=PAGE_SIZE):
-    """query (over Lead) kept to the leads the filters keep, newest first (or
-    oldest first, after `before`, if the filters sort so), a page of them from
-    before (keyset on id, never OFFSET)."""
+def id_ordered(query, filters, cursor=None, limit=PAGE_SIZE):
+    """query (over Lead) kept to the leads the filters keep, a page of them
+    newest first below the cursor id (or oldest first above it, if the
+    filters sort so): keyset on id, never OFFSET."""
     oldest = filters.sort == "oldest"
     key, conditions = Lead.id, list(filters.conditions)
     if filters.text:
@@ -47,13 +47,13 @@ def newest_first(query, filters, before=None, limit=PAGE_SIZE):
     if start or end:
         # Oldest first, a period's first leads are at the start of its dates,
         # never behind a walk over every older id.
-        by_dates = not filters.text and (oldest or dates_first(start, end, before))
+        by_dates = not filters.text and (oldest or dates_first(start, end, cursor))
         sent = Lead.created_at if by_dates or not is_sqlite() else unindexed(Lead.created_at)
         conditions += sent_within(start, end, sent)
         if by_dates:  # no index holds id + 0: the dates' index leads
             order = (key + 0).asc() if oldest else (key + 0).desc()
-    if before is not None:
-        conditions.append(key > before if oldest else key < before)
+    if cursor is not None:
+        conditions.append(key > cursor if oldest else key < cursor)
     if conditions:
         query = query.where(*conditions)
     return query.order_by(order).limit(limit)
