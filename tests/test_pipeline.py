@@ -241,11 +241,11 @@ def test_a_win_records_what_the_customer_ships(client, auth, depot):
     lead = Lead.get_by_id(lead.id)
     assert (lead.status, lead.weekly_volume, lead.weekly_value) == ("won", 40, Decimal("1200.50"))
     assert (LeadEvent.get(LeadEvent.kind == "won").detail
-            == "40 parcels a week, worth 1,200.50 a week")
+            == "40 parcels a week, worth £1,200.50 a week")
     auth.logout()
     auth.login(depot.courier)
     page = client.get("/leads/%d" % lead.id).get_data(as_text=True)
-    assert "Won! 🎉 40 parcels a week, worth 1,200.50 a week." in page
+    assert "Won! 🎉 40 parcels a week, worth £1,200.50 a week." in page
 
 
 def test_a_quoted_lead_can_be_lost(client, auth, depot):

@@ -16,6 +16,7 @@ from peewee import (JOIN, BooleanField, CharField, DateTimeField, DecimalField,
 from werkzeug.exceptions import NotFound
 
 from ..db import db
+from ..money import money
 from .base import (CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, BaseModel,
                    normalize_postcode, utcnow)
 from .people import PostcodePrefix, Route, Territory, TerritoryRep, User
@@ -396,12 +397,13 @@ class NotAllowed(WorkflowError):
 
 
 def weekly_business(volume, value):
-    """What a won customer ships a week, in words ("40 parcels a week, worth 1,200.00")."""
+    """What a won customer ships a week, in words ("40 parcels a week, worth £1,200.00"),
+    in the depot's currency."""
     parts = []
     if volume is not None:
         parts.append("%d parcel%s a week" % (volume, "" if volume == 1 else "s"))
     if value is not None:
-        parts.append("worth {:,.2f} a week".format(value))
+        parts.append("worth %s a week" % money(value))
     return ", ".join(parts)
 
 
