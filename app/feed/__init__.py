@@ -16,9 +16,10 @@ from ..auth import role_required
 from ..errors import ApiError
 from ..models import (CATEGORIES, STATUSES, TEMPERATURES, AuditEntry, Lead, Route, Territory,
                       User, utcnow)
+from ..pipeline import mark_deadlines
 from ..views import local_time
 from .export import csv_chunks, export_rows
-from .filters import SORTS, Filters, deadlines
+from .filters import SORTS, Filters
 from .pages import PAGE_SIZE, Courier, Rep, page_of, version, with_people
 
 bp = Blueprint("feed", __name__)
@@ -63,10 +64,7 @@ def index():
     columns = (Lead, Courier.id, Courier.name, Rep.id, Rep.name, Territory, Route)
     rows = list(with_people(columns, filters, filters.cursor, PAGE_SIZE + 1))
     leads, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-    limits = deadlines() if any(lead.status == "new" for lead in leads) else {}
-    for lead in leads:
-        allowed = limits.get(lead.temperature) if lead.status == "new" else None
-        lead.due_at = lead.created_at + allowed if allowed else None
+    mark_deadlines(leads)
     page = render_template(
         "feed/index.html", leads=leads, filters=filters, now=filters.now, options=choices(),
         STATUSES=STATUSES, TEMPERATURES=TEMPERATURES, CATEGORIES=CATEGORIES, SORTS=SORTS,
