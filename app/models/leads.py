@@ -106,6 +106,10 @@ class Lead(BaseModel):
             (("territory", "status", "id"), False),
             # The numbers: a period's leads by when they were sent (app/numbers/).
             (("created_at",), False),
+            # The feed by deadline: each temperature's new leads in order sent
+            # (app/feed/pages.py, due_first). Not partial: peewee binds 'new'
+            # as a parameter, and SQLite uses a partial index only for literals.
+            (("status", "temperature", "created_at", "id"), False),
         )
 
     @classmethod
