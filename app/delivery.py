@@ -46,7 +46,7 @@ BATCH = 500
 OVERDUE = timedelta(seconds=2)
 # Sent deliveries are written down this many at a time, or this often: a
 # worker killed in between makes copies of those (harmless, see sw.js).
-FLUSH_EVERY, FLUSH_SECONDS = 100, 0.2
+FLUSH_EVERY, FLUSH_SECONDS = 50, 0.1
 _identity = {"pid": None, "id": None}
 _identity_lock = threading.Lock()
 
@@ -103,15 +103,19 @@ def claim(which, me):
 
 
 def _send(ids, me):
-    rows = list(Delivery.select(Delivery, Notification, PushSubscription, Lead)
-                .join(Notification).join(Lead, JOIN.LEFT_OUTER)
-                .switch(Delivery).join(PushSubscription)
+    rows = list(Delivery.select(Delivery, PushSubscription).join(PushSubscription)
                 .where(Delivery.id.in_(ids)))
+    # A fan-out is a few notifications to many devices: each is read and
+    # turned into a message once.
+    notes = {note.id: (note, _message_parts(note)) for note in
+             Notification.select(Notification, Lead).join(Lead, JOIN.LEFT_OUTER)
+             .where(Notification.id.in_({d.notification_id for d in rows}))}
     now, identity = utcnow(), notify.vapid()
     book = Book(me)
     messages = []
     for delivery in rows:
-        note = delivery.notification
+        note, parts = notes[delivery.notification_id]
+        delivery.notification = note
         left = int(notify.seconds_left(note, now))
         if left <= 0:
             log.warning("Push %s given up: its TTL ended before it could be sent.", delivery.id)
@@ -121,15 +125,13 @@ def _send(ids, me):
         elif identity is None:
             book.finish(delivery, "failed", "Web push is not configured on the server.")
         else:
-            messages.append(push.Message(
-                delivery.subscription, notify.payload(note), ttl=left, urgency=urgency(note),
-                topic=push.topic_for(note.kind, note.lead_id),
-                fallback=notify.smallest_payload(note), key=delivery))
+            messages.append(push.Message(delivery.subscription, ttl=left, key=delivery, **parts))
     if messages:
         load_pauses()
         config = current_app.config
         for message, outcome in push.send_all(
-                identity, messages, stop=lambda: worker_id() != me,
+                identity, messages, per_host=config["PUSH_HOST_CONCURRENCY"],
+                stop=lambda: worker_id() != me,
                 timeout=(config["PUSH_CONNECT_TIMEOUT_SECONDS"],
                          config["PUSH_READ_TIMEOUT_SECONDS"]),
                 verify=config["PUSH_CA_BUNDLE"] or True):
@@ -139,6 +141,12 @@ def _send(ids, me):
                 book.apply(message.key, outcome)
     book.flush()
     return book.retries
+
+
+def _message_parts(note):
+    return dict(payload=notify.payload(note), urgency=urgency(note),
+                topic=push.topic_for(note.kind, note.lead_id),
+                fallback=notify.smallest_payload(note))
 
 
 def urgency(note):

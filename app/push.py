@@ -52,7 +52,7 @@ DELIVERED, GONE, RETRY, HELD, REJECTED, FAILED = ("delivered", "gone", "retry", 
                                                   "rejected", "failed")
 # Threads sending for the whole process, and at most this many requests at
 # once to one push service in one fan-out.
-POOL_THREADS, PER_HOST = 32, 4
+POOL_THREADS, PER_HOST = 32, 8
 
 RETRY_AFTER_DEFAULT, RETRY_AFTER_MIN, RETRY_AFTER_MAX = 60.0, 1.0, 3600.0
 BACKOFF_BASE, BACKOFF_CAP = 2.0, 600.0

@@ -431,27 +431,32 @@ def stop_consumer(process):
         process.wait()
 
 
-def fan_out_then_kill(client, depot, push_service, workers):
+def fan_out_then_kill(client, depot, push_service, workers, elsewhere=False):
     """A new lead to 500 devices; kill -9 the worker sending it a fifth of the
-    way through. Return the devices by endpoint, the endpoints whose delivery
-    was claimed and not written down, and the survivors."""
+    way through (as if on another machine: elsewhere). Return the devices by
+    endpoint, the endpoints whose delivery was claimed and not written down,
+    the survivors and when the kill was."""
     import signal
+    import time
     devices = {}
     for _ in range(500):
         device = enable_push(depot.rep, push_service)
         devices[device.endpoint] = device
-    push_service.slow(0.02)  # so that the fan-out lasts long enough to be cut
+    push_service.slow(0.01)  # so that the fan-out lasts long enough to be cut
     send_lead(client, depot.courier)
     wait_for(lambda: len(push_service.delivered()) >= 100, timeout=60)
     [claimer] = {d.claimed_by for d in Delivery.select().where(Delivery.status == "sending")}
     [victim] = [w for w in workers if "/%d/" % w.pid in claimer]
+    if elsewhere:  # a heartbeat only ever updates its time, so this sticks
+        Heartbeat.update(host="another-machine/1").where(Heartbeat.id == claimer).execute()
     victim.send_signal(signal.SIGKILL)
+    killed = time.time()
     victim.wait()
     in_flight = {d.subscription.endpoint for d in
                  Delivery.select(Delivery, PushSubscription).join(PushSubscription)
                  .where(Delivery.status == "sending")}
     assert 0 < len(push_service.delivered()) < 500
-    return devices, in_flight, [w for w in workers if w is not victim]
+    return devices, in_flight, [w for w in workers if w is not victim], killed
 
 
 def assert_all_delivered_soon_after(start, devices, in_flight, push_service):
@@ -473,7 +478,7 @@ def test_killed_worker_mid_fan_out_its_deliveries_arrive_within_10_s_of_the_rest
     import time
     workers = [start_consumer(client.application, tmp_path / "worker.log")]
     try:
-        devices, in_flight, _ = fan_out_then_kill(client, depot, push_service, workers)
+        devices, in_flight, _, _ = fan_out_then_kill(client, depot, push_service, workers)
         time.sleep(5)  # down a while, as a supervisor's restart delay would leave it
         restarted = time.time()
         workers = [start_consumer(client.application, tmp_path / "worker.log")]
@@ -483,15 +488,16 @@ def test_killed_worker_mid_fan_out_its_deliveries_arrive_within_10_s_of_the_rest
             stop_consumer(worker)
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["same-machine", "other-machine"])
 def test_a_surviving_worker_takes_up_a_killed_ones_deliveries_within_10_s(
-        client, depot, push_service, tmp_path):
-    import time
+        client, depot, push_service, tmp_path, elsewhere):
     workers = [start_consumer(client.application, tmp_path / ("worker-%d.log" % n))
                for n in range(2)]
     try:
         wait_for(lambda: Heartbeat.select().count() == 2, timeout=30)
-        devices, in_flight, workers = fan_out_then_kill(client, depot, push_service, workers)
-        assert_all_delivered_soon_after(time.time(), devices, in_flight, push_service)
+        devices, in_flight, workers, killed = fan_out_then_kill(client, depot, push_service,
+                                                                workers, elsewhere)
+        assert_all_delivered_soon_after(killed, devices, in_flight, push_service)
     finally:
         for worker in workers:
             stop_consumer(worker)
@@ -522,7 +528,8 @@ def time_offset():
 def test_sweep_takes_up_only_the_deliveries_of_dead_workers(app, depot, push_service):
     from app.models import Heartbeat
     now = utcnow()
-    Heartbeat.create(id="elsewhere/7/live", host="elsewhere/1", pid=7, beat_at=now)
+    Heartbeat.create(id="elsewhere/7/live", host="elsewhere/1", pid=7,
+                     beat_at=now - timedelta(seconds=4))
     Heartbeat.create(id="elsewhere/8/dead", host="elsewhere/1", pid=8,
                      beat_at=now - timedelta(seconds=9))
     with app.app_context():
