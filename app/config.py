@@ -73,8 +73,8 @@ def defaults(instance_path):
         # Every worker process beats this often; one silent for a lease is
         # dead and its deliveries are taken up, lease + a beat + the sending
         # within 10 s of a crash on another machine (app/delivery.py).
-        "PUSH_HEARTBEAT_SECONDS": 2.0,
-        "PUSH_LEASE_SECONDS": 6.0,
+        "PUSH_HEARTBEAT_SECONDS": 1.0,
+        "PUSH_LEASE_SECONDS": 5.0,
         # Escalation deadlines per temperature, in minutes.
         "DEADLINE_HOT_MINUTES": 15,
         "DEADLINE_WARM_MINUTES": 240,

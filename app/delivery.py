@@ -265,7 +265,8 @@ _beaten = {}
 
 
 def sweep():
-    """Give the deliveries of dead workers back; return how many are overdue."""
+    """Give the deliveries of dead workers back; return how many of them, and
+    of the others overdue, are now waiting to be sent."""
     now, lease = utcnow(), timedelta(seconds=current_app.config["PUSH_LEASE_SECONDS"])
     dead = [h.id for h in Heartbeat.select() if _is_dead(h, now - lease)]
     with db.atomic():
@@ -280,9 +281,10 @@ def sweep():
                  .execute())
     if taken:
         log.warning("Took up %d deliveries of dead workers %s.", taken, ", ".join(dead) or "-")
-    return (Delivery.select()
-            .where((Delivery.status == "pending") & (Delivery.next_attempt_at < now - OVERDUE))
-            .count())
+    return taken + (Delivery.select()
+                    .where((Delivery.status == "pending")
+                           & (Delivery.next_attempt_at < now - OVERDUE))
+                    .count())
 
 
 def _is_dead(heartbeat, stale_before):

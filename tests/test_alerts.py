@@ -186,7 +186,7 @@ def test_outage_longer_than_the_old_retry_budget_delivers_once_afterwards(
     phone = enable_push(depot.rep, push_service)
     push_service.down()
     lead = send_lead(client, depot.courier)
-    wait_for(lambda: Delivery.get_or_none(Delivery.attempts >= 13), timeout=30)
+    wait_for(lambda: Delivery.get_or_none(Delivery.attempts >= 13), timeout=60)
     push_service.up()
     wait_for(lambda: Delivery.get().status == "sent", timeout=10)
     [message] = push_service.delivered(phone)
@@ -432,7 +432,7 @@ def stop_consumer(process):
 
 
 def fan_out_then_kill(client, depot, push_service, workers, elsewhere=False):
-    """A new lead to 500 devices; kill -9 the worker sending it a fifth of the
+    """A new lead to 500 devices; kill -9 the worker sending it a tenth of the
     way through (as if on another machine: elsewhere). Return the devices by
     endpoint, the endpoints whose delivery was claimed and not written down,
     the survivors and when the kill was."""
@@ -444,8 +444,9 @@ def fan_out_then_kill(client, depot, push_service, workers, elsewhere=False):
         devices[device.endpoint] = device
     push_service.slow(0.01)  # so that the fan-out lasts long enough to be cut
     send_lead(client, depot.courier)
-    wait_for(lambda: len(push_service.delivered()) >= 100, timeout=60)
-    [claimer] = {d.claimed_by for d in Delivery.select().where(Delivery.status == "sending")}
+    [claimer] = wait_for(lambda: {d.claimed_by for d in Delivery.select()
+                                  .where(Delivery.status == "sending")}, timeout=60)
+    wait_for(lambda: len(push_service.delivered()) >= 50, timeout=60)
     [victim] = [w for w in workers if "/%d/" % w.pid in claimer]
     if elsewhere:  # a heartbeat only ever updates its time, so this sticks
         Heartbeat.update(host="another-machine/1").where(Heartbeat.id == claimer).execute()
@@ -529,9 +530,9 @@ def test_sweep_takes_up_only_the_deliveries_of_dead_workers(app, depot, push_ser
     from app.models import Heartbeat
     now = utcnow()
     Heartbeat.create(id="elsewhere/7/live", host="elsewhere/1", pid=7,
-                     beat_at=now - timedelta(seconds=4))
+                     beat_at=now - timedelta(seconds=3))
     Heartbeat.create(id="elsewhere/8/dead", host="elsewhere/1", pid=8,
-                     beat_at=now - timedelta(seconds=9))
+                     beat_at=now - timedelta(seconds=6))
     with app.app_context():
         Heartbeat.create(id="here/gone", host=delivery.this_host(), pid=2 ** 22 + 1, beat_at=now)
     for _ in range(3):
