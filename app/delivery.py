@@ -27,8 +27,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from flask import current_app
 from peewee import JOIN
