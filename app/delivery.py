@@ -45,7 +45,7 @@ BATCH = 500
 OVERDUE = timedelta(seconds=2)
 # Sent deliveries are written down this many at a time, or this often: a
 # worker killed in between makes copies of those (harmless, see sw.js).
-FLUSH_EVERY, FLUSH_SECONDS = 50, 0.1
+FLUSH_EVERY, FLUSH_SECONDS = 100, 0.25
 _identity = {"pid": None, "id": None}
 _identity_lock = threading.Lock()
 

@@ -128,7 +128,8 @@ def fan_out(args, workdir):
                       "QUEUE_URL": "sqlite:///%s/fanout-queue.db" % workdir,
                       "PHOTO_FOLDER": workdir, "VAPID_PRIVATE_KEY": private_pem.decode(),
                       "VAPID_SUBJECT": "mailto:ops@depot.example",
-                      "PUSH_SERVICE_HOSTS": "127.0.0.1", "PUSH_CA_BUNDLE": service.ca_bundle})
+                      "PUSH_SERVICE_HOSTS": "127.0.0.1", "PUSH_CA_BUNDLE": service.ca_bundle,
+                      **({"PUSH_HOST_CONCURRENCY": args.per_host} if args.per_host else {})})
     migrate()
     with app.app_context(), db.connection_context():
         north = Territory.create(name="North %s" % uuid.uuid4().hex[:6])
@@ -149,9 +150,10 @@ def fan_out(args, workdir):
     finally:
         service.stop()
     b, o = statistics.median(bare), statistics.median(ours)
-    print("one lead to %d devices, median of %d rounds (%s, push service in %s):" % (
+    print("one lead to %d devices, median of %d rounds (%s, push service in %s, %d at once):" % (
         args.devices, args.rounds, database.split(":")[0],
-        "this process" if args.same_process else "its own process"))
+        "this process" if args.same_process else "its own process",
+        app.config["PUSH_HOST_CONCURRENCY"]))
     print("  bare webpush loop %.2f s   Touchpoint's task %.2f s   ratio %.2fx   (goal <= 1.2x: %s)"
           % (b, o, o / b, "met" if o / b <= 1.2 else "MISSED"))
     print("  rounds: bare %s  ours %s" % (", ".join("%.2f" % x for x in bare),
@@ -246,6 +248,8 @@ def main():
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--per-host", type=int, default=0,
+                        help="PUSH_HOST_CONCURRENCY for this run (default: the app's)")
     parser.add_argument("--same-process", action="store_true",
                         help="run the push service in this process's threads")
     args = parser.parse_args()
