@@ -63,9 +63,14 @@ def server(tmp_path):
     app.base_url = "http://127.0.0.1:%d" % http.server_port
     app.push_service = service
     db.connect(reuse_if_open=True)
+    # The test body makes its depot as the app would (money in the depot's
+    # currency, its settings), so it runs inside the app's context.
+    context = app.app_context()
+    context.push()
     try:
         yield app
     finally:
+        context.pop()
         worker.stop(graceful=True)
         http.shutdown()
         service.stop()

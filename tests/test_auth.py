@@ -1,12 +1,15 @@
 """Accounts, sessions, CSRF, roles and the headers every response carries."""
 import hashlib
+import io
+import os
 import re
 from html import unescape
 
 import pytest
 
 from app.auth import deactivate, set_password
-from app.models import ApiToken, TerritoryRep
+from app.models import ApiToken, Lead, TerritoryRep
+from app.security import CSRF_FREE_PATHS
 from conftest import PASSWORD, Auth, bearer, csrf_token, make_user
 
 
@@ -161,10 +164,26 @@ def test_every_state_change_without_csrf_token_is_refused(app, client, auth, dep
     assert ("POST", "/leads/new") in routes and ("PUT", "/api/v1/leads/1/photo") in routes
     auth.login(depot.courier)
     for method, path in routes:
+        if path in CSRF_FREE_PATHS:
+            continue  # changes nothing: see the test below
         response = client.open(path, method=method, data={"business_name": "x"})
         assert response.status_code == 400, (method, path)
         if path.startswith("/api/"):
             assert response.json["error"]["code"] == "csrf_failed"
+
+
+def test_the_share_target_needs_no_csrf_token_because_it_changes_nothing(app, client, auth,
+                                                                         depot):
+    assert CSRF_FREE_PATHS == ("/share",)
+    auth.login(depot.courier)
+
+    response = client.post("/share", data={"photo": (io.BytesIO(b"\xff\xd8 not stored"), "a.jpg")},
+                           content_type="multipart/form-data")
+
+    assert response.status_code == 303 and response.headers["Location"].endswith("/leads/new")
+    assert Lead.select().count() == 0
+    photos = app.config["PHOTO_FOLDER"]
+    assert not os.path.isdir(photos) or os.listdir(photos) == []
 
 
 def test_bearer_token_calls_need_no_csrf_token(client, depot):
