@@ -74,6 +74,7 @@ def shown_notifications(page):
     return page.evaluate("""navigator.serviceWorker.ready
         .then(r => r.getNotifications())
         .then(ns => ns.map(n => ({title: n.title, body: n.body, tag: n.tag,
+                                  renotify: n.renotify, silent: n.silent,
                                   actions: n.actions.map(a => a.action)})))""")
 
 
@@ -144,3 +145,37 @@ def test_logging_out_removes_this_device(browser, server, van_depot):
     page.wait_for_url("**/login")
     assert PushSubscription.select().count() == 0
     assert page.evaluate("caches.has('touchpoint-private')") is False
+
+
+def test_the_same_alert_delivered_twice_buzzes_once_and_shows_one_notification(
+        browser, server, van_depot):
+    device = server.push_service.subscribe()
+    page = browser.new_page()
+    log_in(page, van_depot.rep)
+    enable_alerts(browser, page, device)
+    lead_id = submit_lead(server, van_depot.courier, "Joe's Bakery")
+    [message] = wait_for(lambda: server.push_service.delivered(device), timeout=20)
+    assert isinstance(message.payload["id"], int)
+
+    deliver_to_service_worker(browser, page, server, json.dumps(message.payload))
+    [shown] = wait_for(lambda: shown_notifications(page), timeout=20)
+    assert (shown["tag"], shown["renotify"], shown["silent"]) == ("lead-%d" % lead_id, True, False)
+
+    # The push service delivers it again (an answer lost on the wire).
+    deliver_to_service_worker(browser, page, server, json.dumps(message.payload))
+    [copy] = wait_for(lambda: [n for n in shown_notifications(page) if n["silent"]], timeout=20)
+    assert (copy["tag"], copy["title"], copy["renotify"]) == (shown["tag"], shown["title"], False)
+    assert len(shown_notifications(page)) == 1
+
+
+def test_an_alert_with_only_the_smallest_payload_shows_a_generic_text(browser, server,
+                                                                        van_depot):
+    device = server.push_service.subscribe()
+    page = browser.new_page()
+    log_in(page, van_depot.rep)
+    enable_alerts(browser, page, device)
+    small = {"id": 7, "kind": "new_lead", "lead_id": 3, "title": "Hot lead: Joe's Bakery"}
+    deliver_to_service_worker(browser, page, server, json.dumps(small))
+    [shown] = wait_for(lambda: shown_notifications(page), timeout=20)
+    assert (shown["title"], shown["tag"]) == ("Hot lead: Joe's Bakery", "lead-3")
+    assert "Open Touchpoint" in shown["body"]

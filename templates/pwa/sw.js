@@ -164,19 +164,63 @@ async function showAlert(data) {
   const alert = parseAlert(data);
   const leadId = alert && Number.isInteger(alert.lead_id) ? alert.lead_id : null;
   const title = alert ? alert.title : "Touchpoint";
+  // A push service may hand over the same alert twice (an answer lost on the
+  // way back): the copy replaces the first in place, without a second buzz.
+  const copy = alert && Number.isInteger(alert.id) ? !(await firstSighting(alert.id)) : false;
   const options = {
-    body: alert ? (alert.body || "") : "You have a new alert. Open Touchpoint to see it.",
+    body: alert ? (alert.body || "Open Touchpoint to see the details.")
+                : "You have a new alert. Open Touchpoint to see it.",
     tag: leadId ? "lead-" + leadId : "touchpoint",
     icon: {{ url_for('static', filename='icons/icon-192.png') | tojson }},
     badge: {{ url_for('static', filename='icons/icon-192.png') | tojson }},
     data: {kind: alert ? alert.kind : null, leadId: leadId},
-    renotify: true,
+    renotify: !copy,
+    silent: copy,
   };
   if (alert && alert.kind === "new_lead" && leadId && "actions" in Notification.prototype) {
     options.actions = [{action: "acknowledge", title: "Acknowledge"}];
   }
   await self.registration.showNotification(title, options);
   await updateBadge();
+}
+
+// The ids of the alerts this device has shown (the latest SEEN_ALERTS_KEPT).
+const SEEN_ALERTS_DB = "touchpoint-seen-alerts";
+const SEEN_ALERTS_KEPT = 500;
+
+async function firstSighting(id) {
+  try {
+    return await rememberAlert(id);
+  } catch (error) {
+    return true;  // without IndexedDB a copy may buzz twice; never lose the alert
+  }
+}
+
+function rememberAlert(id) {
+  // One readwrite transaction, so two copies arriving at once cannot both be first.
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open(SEEN_ALERTS_DB, 1);
+    opening.onupgradeneeded = () => opening.result.createObjectStore("seen");
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+      const db = opening.result;
+      const transaction = db.transaction("seen", "readwrite");
+      const seen = transaction.objectStore("seen");
+      let first = false;
+      seen.get(id).onsuccess = (event) => {
+        if (event.target.result !== undefined) return;
+        first = true;
+        seen.put(Date.now(), id);
+        seen.count().onsuccess = (counted) => {
+          if (counted.target.result > SEEN_ALERTS_KEPT) {
+            seen.openCursor().onsuccess = (found) => found.target.result && found.target.result.delete();
+          }
+        };
+      };
+      transaction.oncomplete = () => { db.close(); resolve(first); };
+      transaction.onabort = () => { db.close(); reject(transaction.error); };
+    };
+  });
 }
 
 async function updateBadge() {
