@@ -18,6 +18,7 @@ from .capture import CaptureForm, submit_lead
 from .errors import ApiError
 from .models import MAX_ID, DuplicateSubmission, Lead
 from .openapi import LEAD_INPUT, document
+from .params import iso, query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -68,14 +69,10 @@ def lead_json(lead):
         "assigned_rep": person(lead.assigned_rep) if lead.assigned_rep_id else None,
         "photo_url": (url_for("views.lead_photo", lead_id=lead.id) if lead.photo else None),
         "url": url_for("views.lead", lead_id=lead.id),
-        "created_at": _iso(lead.created_at),
-        "captured_at": _iso(lead.captured_at) if lead.captured_at else None,
-        "updated_at": _iso(lead.updated_at),
+        "created_at": iso(lead.created_at),
+        "captured_at": iso(lead.captured_at) if lead.captured_at else None,
+        "updated_at": iso(lead.updated_at),
     }
-
-
-def _iso(value):
-    return value.replace(microsecond=0).isoformat() + "Z"
 
 
 def json_body():
@@ -178,24 +175,12 @@ def create_lead():
     return response
 
 
-def _query_int(name, default, low, high):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    # isascii: str.isdigit() is also true of "²", which int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_parameter",
-                       "`%s` must be a whole number from %d to %d." % (name, low, high),
-                       {name: ["Must be a whole number from %d to %d." % (low, high)]})
-    return int(raw)
-
-
 @bp.route("/leads", methods=("GET",))
 @api_role()
 def list_leads():
     """The leads the caller may see, newest first, a page at a time."""
-    before = _query_int("before", None, 1, MAX_ID)
-    limit = _query_int("limit", 25, 1, 100)
+    before = query_int("before", None, 1, MAX_ID)
+    limit = query_int("limit", 25, 1, 100)
     leads, next_before = Lead.page(Lead.visible_to(current_user), before, limit)
     next_url = url_for("api.list_leads", before=next_before, limit=limit) if next_before else None
     return jsonify(items=[lead_json(lead) for lead in leads], next=next_url)

@@ -17,7 +17,8 @@ from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from .api import _iso, _query_int, api_role
+from .api import api_role
+from .params import iso, query_int
 from .capture import strip
 from .errors import ApiError
 from .security import is_local_path
@@ -88,7 +89,7 @@ def notification_json(note):
     """The one JSON form of a notification that the API returns."""
     return {"id": note.id, "kind": note.kind, "title": note.title, "body": note.body,
             "path": destination(note), "lead_id": note.lead_id,
-            "created_at": _iso(note.created_at), "read": note.read_at is not None}
+            "created_at": iso(note.created_at), "read": note.read_at is not None}
 
 
 @bp.app_context_processor
@@ -163,8 +164,8 @@ def _api_own_notification(notification_id):
 @api_role()
 def api_notifications():
     """The caller's notifications, newest first, a page at a time."""
-    before = _query_int("before", None, 1, MAX_ID)
-    limit = _query_int("limit", PAGE_SIZE, 1, 100)
+    before = query_int("before", None, 1, MAX_ID)
+    limit = query_int("limit", PAGE_SIZE, 1, 100)
     rows, next_before = notifications_of(current_user.id, before, limit)
     next_url = (url_for("inbox.api_notifications", before=next_before, limit=limit)
                 if next_before else None)
@@ -191,7 +192,7 @@ def api_read(notification_id):
 @api_role()
 def api_read_all():
     """Mark the caller's notifications read (up to `up_to`, if given); the new unread count."""
-    mark_read(current_user.id, up_to=_query_int("up_to", None, 1, MAX_ID))
+    mark_read(current_user.id, up_to=query_int("up_to", None, 1, MAX_ID))
     return jsonify(unread=Notification.unread_count(current_user.id))
 
 
