@@ -43,6 +43,9 @@ def defaults(instance_path):
         # Money on every page: an ISO 4217 code, written as the locale writes it.
         "DEPOT_CURRENCY": "GBP",
         "DEPOT_LOCALE": "en_GB",
+        # Phone numbers typed without a country code are read as this region's
+        # (ISO 3166 alpha-2), stored as E.164 and shown in its national format.
+        "DEPOT_REGION": "GB",
         "PROXY_FIX": 0,
         "FORCE_HTTPS_COOKIES": False,
         # The task queue: a SQLite file of its own by default, or redis://….
@@ -86,7 +89,7 @@ def defaults(instance_path):
 ENV_STRINGS = ("DATABASE_URL", "SECRET_KEY", "PHOTO_FOLDER", "RATELIMIT_STORAGE_URI",
                "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD", "QUEUE_URL",
                "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_SERVICE_HOSTS",
-               "PUSH_CA_BUNDLE", "DEPOT_CURRENCY", "DEPOT_LOCALE")
+               "PUSH_CA_BUNDLE", "DEPOT_CURRENCY", "DEPOT_LOCALE", "DEPOT_REGION")
 ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX", "QUEUE_WORKERS",
             "PUSH_MAX_DEVICES", "PUSH_HOST_CONCURRENCY", "DEADLINE_HOT_MINUTES",
             "DEADLINE_WARM_MINUTES", "DEADLINE_FYI_MINUTES")
