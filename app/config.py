@@ -35,7 +35,12 @@ def defaults(instance_path):
         # (which no browser sends cross-site) can skip it; see app/auth.py.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Where login attempts are counted. memory:// is each process's own, so
+        # it holds the limit only in one process (gunicorn --workers 1 --threads N;
+        # app/serving.py refuses more); several processes or instances share redis://.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Keeps the counts of depots (or test runs) sharing one Redis apart.
+        "RATELIMIT_KEY_PREFIX": "touchpoint",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": "10 per minute;50 per hour",
         "PASSWORD_HASH_METHOD": "scrypt",
@@ -50,6 +55,9 @@ def defaults(instance_path):
         "FORCE_HTTPS_COOKIES": False,
         # The task queue: a SQLite file of its own by default, or redis://….
         "QUEUE_URL": "sqlite:///" + os.path.join(instance_path, "queue.db"),
+        # The queue's name in it: app instances and consumers of one depot share it,
+        # depots (or test runs) sharing one Redis each have their own.
+        "QUEUE_NAME": "touchpoint",
         # How often an idle worker looks for work on a polling queue (SQLite);
         # alerts must leave within a fraction of a second of a submit.
         "QUEUE_POLL_SECONDS": 0.05,
@@ -89,7 +97,8 @@ def defaults(instance_path):
 ENV_STRINGS = ("DATABASE_URL", "SECRET_KEY", "PHOTO_FOLDER", "RATELIMIT_STORAGE_URI",
                "LOGIN_RATE_LIMIT", "DEPOT_TIMEZONE", "PASSWORD_HASH_METHOD", "QUEUE_URL",
                "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_SERVICE_HOSTS",
-               "PUSH_CA_BUNDLE", "DEPOT_CURRENCY", "DEPOT_LOCALE", "DEPOT_REGION")
+               "PUSH_CA_BUNDLE", "DEPOT_CURRENCY", "DEPOT_LOCALE", "DEPOT_REGION",
+               "QUEUE_NAME", "RATELIMIT_KEY_PREFIX")
 ENV_INTS = ("PHOTO_MAX_BYTES", "MAX_CONTENT_LENGTH", "PROXY_FIX", "QUEUE_WORKERS",
             "PUSH_MAX_DEVICES", "PUSH_HOST_CONCURRENCY", "DEADLINE_HOT_MINUTES",
             "DEADLINE_WARM_MINUTES", "DEADLINE_FYI_MINUTES")

@@ -4,13 +4,15 @@ The queue is a SQLite file of its own by default and Redis when QUEUE_URL is
 redis://…; `init_app` binds it from the app's configuration, so the consumer
 (`huey_consumer wsgi.huey`) and the web app always agree. Tasks take ids,
 never model objects, and run inside an app context with a database connection.
-Every consumer process also runs a Sweeper thread: its heartbeat, and the
+Periodic tasks run once a period however many consumers share the queue
+(`claim_period`). Every consumer process also runs a Sweeper thread: its heartbeat, and the
 sweep that takes up dead workers' deliveries (app/delivery.py).
 """
 import functools
 import logging
 import math
 import threading
+from datetime import datetime, timedelta, timezone
 
 from huey import Huey, crontab
 from huey.consumer import Consumer
@@ -26,19 +28,19 @@ huey = Huey("touchpoint", results=False, storage_class=MemoryStorage)
 _app = None
 
 
-def queue_storage(url):
-    """The huey storage for a QUEUE_URL."""
+def queue_storage(url, name="touchpoint"):
+    """The huey storage for a QUEUE_URL; name is the queue's within it."""
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStorage("touchpoint", url=url)
+        return RedisStorage(name, url=url)
     if url.startswith("sqlite:///"):
-        return SqliteStorage("touchpoint", filename=url[len("sqlite:///"):], timeout=10)
+        return SqliteStorage(name, filename=url[len("sqlite:///"):], timeout=10)
     raise ValueError("QUEUE_URL must be sqlite:///path or redis://host…, not %r" % url)
 
 
 def init_app(app):
     global _app
     _app = app
-    huey.storage = queue_storage(app.config["QUEUE_URL"])
+    huey.storage = queue_storage(app.config["QUEUE_URL"], app.config["QUEUE_NAME"])
 
 
 def app_task(**options):
@@ -83,10 +85,39 @@ def _retry_later(retries):
 
 @huey.periodic_task(crontab(minute="*"), name="every_minute")
 def every_minute():
-    """Escalate overdue leads, and announce what a lost enqueue left behind."""
+    """Escalate overdue leads, and announce what a lost enqueue left behind:
+    once a minute, however many consumers' schedulers queued it."""
+    minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    if not claim_period("every_minute", minute):
+        log.debug("every_minute %s: already run by another consumer.", period_key(minute))
+        return
+    log.info("every_minute %s: escalating and sweeping.", period_key(minute))
     with _app.app_context(), db.connection_context():
         for event_id in notify.escalate_overdue() + notify.unannounced_events():
             announce(event_id)
+
+
+# Claims older than this are removed by the claim of a later period; it must
+# exceed any clock difference between the machines running consumers.
+CLAIMS_KEPT = timedelta(minutes=5)
+
+
+def period_key(minute):
+    return minute.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def claim_period(task_name, minute):
+    """Whether this consumer is the first to run task_name for this minute.
+
+    Every consumer's scheduler queues each periodic task, so with several
+    consumers on one queue each period arrives several times; the first copy
+    to write the period into the queue's storage runs it (one atomic
+    put-if-empty on SQLite and on Redis), the others find it taken.
+    """
+    if not huey.put_if_empty("period:%s:%s" % (task_name, period_key(minute)), True):
+        return False
+    huey.delete("period:%s:%s" % (task_name, period_key(minute - CLAIMS_KEPT)))
+    return True
 
 
 class Sweeper:

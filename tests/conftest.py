@@ -3,6 +3,9 @@
 Every test that uses `app` runs twice, once per database. PostgreSQL is a
 database of the run's own, made on the server of TEST_POSTGRES_URL; where none is reachable its tests are
 skipped with the reason, except in CI (CI=true), where that is a failure.
+Every test that uses `worker` runs once more per queue: SQLite and Redis (at
+TEST_REDIS_URL, each test under a name of its own in it, deleted after);
+an unreachable Redis skips, and fails in CI, the same way.
 """
 import os
 import re
@@ -25,6 +28,14 @@ FAST_HASH = "pbkdf2:sha256:1000"
 # One VAPID key pair for the whole run; the push service checks against its public key.
 VAPID_KEYS = generate_vapid_keys()
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unreachable(reason):
+    """Skip a test for want of a server, except in CI (CI=true), where that fails."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +45,7 @@ def postgres():
         server = open_database(PG_URL)
         server.connect()
     except peewee.OperationalError as exc:
-        reason = "PostgreSQL not reachable at %s: %s" % (PG_URL, str(exc).strip())
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unreachable("PostgreSQL not reachable at %s: %s" % (PG_URL, str(exc).strip()))
     name = "touchpoint_test_%d" % os.getpid()
     server.execute_sql("DROP DATABASE IF EXISTS %s" % name)
     server.execute_sql("CREATE DATABASE %s" % name)
@@ -180,8 +188,42 @@ def lead_form(**overrides):
     return {k: v for k, v in data.items() if v is not None}
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """A connection to the Redis at TEST_REDIS_URL."""
+    import redis
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        unreachable("Redis not reachable at %s: %s" % (REDIS_URL, exc))
+    yield connection
+    connection.close()
+
+
 @pytest.fixture
-def worker(app):
+def redis_namespace(redis_server):
+    """A name of this test's own for queue and rate-limit keys in Redis (so
+    that parallel runs on one machine never meet); its keys are deleted after."""
+    name = "touchpoint-test-%d-%s" % (os.getpid(), uuid.uuid4().hex[:10])
+    yield name
+    for key in redis_server.scan_iter(match="*%s*" % name, count=1000):
+        redis_server.delete(key)
+
+
+@pytest.fixture(params=["sqlite-queue", "redis-queue"])
+def queue(request, app):
+    """The app's queue: its own SQLite file, or a queue of its own in Redis."""
+    if request.param == "redis-queue":
+        from app import tasks
+        app.config.update(QUEUE_URL=REDIS_URL, QUEUE_NAME=request.getfixturevalue(
+            "redis_namespace"))
+        tasks.init_app(app)
+    return app.config["QUEUE_URL"]
+
+
+@pytest.fixture
+def worker(app, queue):
     """The real huey consumer for this test's queue, running in threads."""
     from app.tasks import consumer
     running = consumer(app, workers=2, periodic=False)
