@@ -16,6 +16,14 @@ from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+# Rate-limit storages whose counts live in one process (limits' in-memory one).
+PER_PROCESS_STORAGES = ("memory://",)
+
+
+def limits_are_per_process(storage_uri):
+    """Whether counts kept in storage_uri are each process's own, so that N
+    processes would allow N times the limit."""
+    return storage_uri.strip().lower().startswith(PER_PROCESS_STORAGES)
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 # POSTs that change nothing and cannot carry our token: the phone's share
