@@ -205,7 +205,8 @@ def redis_server():
 def redis_namespace(redis_server):
     """A name of this test's own for queue and rate-limit keys in Redis (so
     that parallel runs on one machine never meet); its keys are deleted after."""
-    name = "touchpoint-test-%d-%s" % (os.getpid(), uuid.uuid4().hex[:10])
+    # Letters and digits only: huey drops anything else from a queue name.
+    name = "touchpointtest%d%s" % (os.getpid(), uuid.uuid4().hex[:10])
     yield name
     for key in redis_server.scan_iter(match="*%s*" % name, count=1000):
         redis_server.delete(key)
