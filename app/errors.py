@@ -51,10 +51,19 @@ def wants_json():
     return request.path.startswith("/api/")
 
 
+def own_message(status):
+    """Our message for a status, if we have one, filled in with our own numbers.
+
+    Only these constants are ever formatted: a description can hold what a
+    user sent, and formatting that would run their text as a format string.
+    """
+    message = MESSAGES.get(status)
+    return message and message.format(photo_mb=current_app.config["PHOTO_MAX_BYTES"] // 2**20)
+
+
 def _http_error(exc):
     status = exc.code or 500
-    message = (MESSAGES.get(status) or exc.description).format(
-        photo_mb=current_app.config["PHOTO_MAX_BYTES"] // 2**20)
+    message = own_message(status) or exc.description
     if isinstance(exc, CSRFError):
         code, message = "csrf_failed", ("The form expired or came from another site "
                                         "(%s). Reload the page and try again." % exc.description)
