@@ -118,7 +118,7 @@ def ago(value):
 @login_required
 def notifications():
     """The user's notifications, newest first, unread ones marked."""
-    before = request.args.get("before", type=int)
+    before = query_int("before", None, 1, MAX_ID)
     rows, next_before = notifications_of(current_user.id, before)
     return render_template("inbox/list.html", notes=rows, before=before,
                            next_before=next_before)
@@ -128,7 +128,7 @@ def notifications():
 @login_required
 def read_all():
     """Mark every notification read, up to the newest one the page showed."""
-    mark_read(current_user.id, up_to=request.form.get("up_to", type=int))
+    mark_read(current_user.id, up_to=query_int("up_to", None, 1, MAX_ID, request.form))
     return redirect(url_for("inbox.notifications"))
 
 
@@ -145,9 +145,10 @@ def open_notification(notification_id):
 @login_required
 def read_notification(notification_id):
     """Mark one notification read and stay on the page."""
+    before = query_int("before", None, 1, MAX_ID)
     note = own_notification(notification_id) or abort(404)
     mark_read(current_user.id, notification_id=note.id)
-    return redirect(url_for("inbox.notifications", before=request.args.get("before", type=int)))
+    return redirect(url_for("inbox.notifications", before=before))
 
 
 # --- The inbox's JSON, for the PWA --------------------------------------------------

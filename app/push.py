@@ -38,6 +38,8 @@ from webpush import WebPush
 from webpush.types import WebPushKeys, WebPushSubscription
 from webpush.vapid import VAPID
 
+from .params import whole_number
+
 log = logging.getLogger(__name__)
 
 # 4096-byte record - 86 bytes of header - 16 of tag - 1 padding delimiter (RFC 8291).
@@ -225,8 +227,10 @@ def backoff(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP):
 def parse_retry_after(value, now=None):
     """Seconds a `Retry-After` value (seconds or HTTP-date) asks for, clamped to [1 s, 1 h]."""
     value = (value or "").strip()
-    if value.isdigit():
-        seconds = float(value)
+    if value.isascii() and value.isdigit():
+        # Plain digits past an hour (however many) ask for the longest wait.
+        seconds = whole_number(value, 0, int(RETRY_AFTER_MAX))
+        seconds = RETRY_AFTER_MAX if seconds is None else float(seconds)
     else:
         try:
             when = parsedate_to_datetime(value)

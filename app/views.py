@@ -16,7 +16,8 @@ from peewee import JOIN
 
 from . import photos
 from .auth import home_for, role_required
-from .models import Lead, Territory, User, utcnow
+from .models import MAX_ID, Lead, Territory, User, utcnow
+from .params import query_int
 from .pipeline import lead_page, mark_deadlines
 
 bp = Blueprint("views", __name__)
@@ -44,7 +45,7 @@ def leads():
                  % show[:40])
         return render_template("leads/list.html", leads=[], show=None, lists=LISTS,
                                error=error), 400
-    before = request.args.get("before", type=int)
+    before = query_int("before", None, 1, MAX_ID)
     query = Lead.visible_to(current_user).select(Lead, User, Territory).join(
         User, on=Lead.courier).switch(Lead).join(Territory, join_type=JOIN.LEFT_OUTER)
     if show == "mine":

@@ -7,7 +7,8 @@ from flask import Blueprint, render_template, request
 from peewee import JOIN
 
 from ..inbox import id_bound
-from ..models import AuditEntry, User
+from ..models import MAX_ID, AuditEntry, User
+from ..params import query_int
 from .base import ACTIONS
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -40,6 +41,6 @@ def log():
     """The audit log, optionally of one kind of change."""
     action = request.args.get("action", "")
     action = action if action in ACTIONS else ""
-    rows, next_before = entries(action, request.args.get("before", type=int))
+    rows, next_before = entries(action, query_int("before", None, 1, MAX_ID))
     return render_template("admin/audit.html", entries=[(e, readable(e)) for e in rows],
                            next_before=next_before, action=action, actions=ACTIONS)

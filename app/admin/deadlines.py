@@ -4,10 +4,11 @@ escalated. Managers' values are Settings ("deadline_hot_minutes", …), which
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import IntegerField
-from wtforms.validators import InputRequired, NumberRange, StopValidation
+from wtforms.validators import InputRequired, StopValidation
 
 from ..db import db
 from ..models import TEMPERATURES, Setting
+from ..params import whole_number
 from .base import record
 
 bp = Blueprint("deadlines", __name__, url_prefix="/deadlines")
@@ -16,19 +17,25 @@ MAX_MINUTES = 7 * 24 * 60
 MESSAGE = "A whole number of minutes from 1 to %d (a week)." % MAX_MINUTES
 
 
+class MinutesField(IntegerField):
+    """A whole number of minutes from 1 to a week, read by `whole_number`
+    (int() would also take "1_0" or "١٢", and fail on 4,300 digits)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = whole_number(valuelist[0].strip(), 1, MAX_MINUTES)
+            if self.data is None:
+                raise ValueError(MESSAGE)
+
+
 def whole_minutes(form, field):
-    """Plain digits only (int() would also take "1_0" or "١٢"); an unreadable
-    value is already explained."""
+    """An unreadable value is already explained (by MinutesField)."""
     if field.data is None:
         raise StopValidation()
-    raw = field.raw_data[0].strip()
-    if not (raw.isascii() and raw.isdigit()):
-        raise StopValidation(MESSAGE)
 
 
 def minutes_field(label):
-    return IntegerField(label, invalid_value_message=MESSAGE, validators=[
-        InputRequired("Required."), whole_minutes, NumberRange(1, MAX_MINUTES, MESSAGE)])
+    return MinutesField(label, validators=[InputRequired("Required."), whole_minutes])
 
 
 class DeadlineForm(FlaskForm):

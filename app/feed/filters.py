@@ -15,6 +15,7 @@ from .. import search
 from ..models import CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, Lead, utcnow
 from ..notify import deadline
 from ..numbers.period import EARLIEST, LATEST, midnight_utc, parse_day
+from ..params import whole_number
 
 MAX_SEARCH = 200
 CHOICES = {"status": STATUSES, "temperature": TEMPERATURES, "category": CATEGORIES}
@@ -67,8 +68,9 @@ class Filters:
     def _whole(self, raw, name):
         if raw in (None, ""):
             return None
-        if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_ID:
-            return int(raw)
+        value = whole_number(raw, 1, MAX_ID)
+        if value is not None:
+            return value
         self.errors[name] = "%s must be an id (a whole number), not “%s”." % (
             name.capitalize(), raw[:40])
         return None
