@@ -5,6 +5,7 @@ limits, security headers, blueprints and the command line.
 """
 import os
 
+import click
 from flask import Flask
 from flask_compress import Compress
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -12,6 +13,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config as settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class StartupError(click.ClickException):
+    """The app cannot start as configured; the message says why, in one line
+    (a ClickException, so `flask --app wsgi …` prints just that line)."""
 
 
 def create_app(config=None):
@@ -23,6 +29,7 @@ def create_app(config=None):
     app.config.from_mapping(settings.defaults(app.instance_path))
     app.config.update(settings.from_environment())
     app.config.update(config or {})
+    make_folders(app)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.load_secret_key(app.instance_path)
     if app.config["PROXY_FIX"]:
@@ -55,3 +62,21 @@ def create_app(config=None):
     cli.init_app(app)
     Compress(app)
     return app
+
+
+def make_folders(app):
+    """Create the folders the app writes to (instance, photos, a SQLite queue's),
+    or stop with one line naming the folder and why it cannot be used."""
+    folders = [app.instance_path, app.config["PHOTO_FOLDER"]]
+    queue = app.config["QUEUE_URL"]
+    if queue.startswith("sqlite:///") and os.path.dirname(queue[len("sqlite:///"):]):
+        folders.append(os.path.dirname(queue[len("sqlite:///"):]))
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise StartupError("Touchpoint cannot create the folder %s: %s." % (
+                folder, exc.strerror or exc)) from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StartupError("Touchpoint cannot write to the folder %s: permission denied."
+                               % folder)
