@@ -245,6 +245,8 @@ def sent(lead_id):
 @role_required("courier")
 def my_leads():
     """Every lead the courier sent, newest first, with its status."""
-    before = request.args.get("before", type=int)
+    from .models import MAX_ID
+    from .params import query_int
+    before = query_int("before", None, 1, MAX_ID)
     leads, next_before = Lead.page(Lead.visible_to(current_user), before)
     return render_template("capture/mine.html", leads=leads, next_before=next_before)
