@@ -191,7 +191,9 @@ def page_after(query, after_id):
 def index():
     """Every user by name: search by name or email, filter by role and status."""
     filters = {name: request.args.get(name, "")[:100] for name in ("q", "role", "status")}
-    after = request.args.get("after", type=int)
+    from ..models import MAX_ID
+    from ..params import query_int
+    after = query_int("after", None, 0, MAX_ID)
     users, next_after = page_after(matching_users(**filters), id_bound(after or 0))
     return render_template("admin/users.html", users=users, next_after=next_after,
                            filters=filters, roles=ROLE_LABELS)
