@@ -134,4 +134,4 @@ def service_worker_ready(page):
     page.evaluate("navigator.serviceWorker.ready")
     if not page.evaluate("!!navigator.serviceWorker.controller"):
         page.reload()
-        page.evaluate("navigator.serviceWorker.ready")
+    page.wait_for_function("() => !!navigator.serviceWorker.controller")

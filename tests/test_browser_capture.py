@@ -3,6 +3,7 @@ sizes: one screen to a hot lead, errors at their fields, leads kept on the
 phone with no signal (and said so where the thumb is), refused leads back in
 the form, the installed app opening offline, and photos shared to the app."""
 import io
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -127,8 +128,8 @@ def test_optional_parts_are_disclosures_with_a_chevron(browser, van_depot):
     expect(page.locator("#contact_name")).to_be_hidden()
     summary.click()
     expect(page.locator("#contact_name")).to_be_visible()
-    labels = page.locator("form.capture label:has(.req)").all_inner_texts()
-    assert labels == ["Business name (required)"]
+    expect(page.locator("form.capture label:has(.req)")).to_have_text(
+        ["Business name (required)"], use_inner_text=True)
 
 
 # --- Errors ------------------------------------------------------------------------
@@ -137,16 +138,17 @@ def test_every_failing_field_is_shown_at_once_next_to_itself(browser, van_depot)
     page = open_capture(browser, van_depot)
     page.keyboard.press("Enter")  # the phone's Enter on the name does not send
     expect(page.locator("#category-0")).to_be_focused()
-    assert page.locator(".error").count() == 0
+    expect(page.locator(".error")).to_have_count(0)
     send(page)
     name_error = page.locator("#business_name-error")
     category_error = page.locator("#category-error")
     expect(name_error).to_have_text("Required.")
     expect(category_error).to_have_text("Pick one.")
     expect(page.locator("#business_name")).to_be_focused()
-    assert page.get_attribute("#business_name", "aria-invalid") == "true"
-    assert page.get_attribute("#category-0", "aria-invalid") == "true"
-    assert "category-error" in page.get_attribute("#category-0", "aria-describedby")
+    expect(page.locator("#business_name")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#category-0")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#category-0")).to_have_attribute(
+        "aria-describedby", re.compile(r"\bcategory-error\b"))
     # The chips' message is under their question, above the chips, not by the next field.
     assert box(page, "#category-error")["top"] < box(page, "label.chip:has(#category-0)")["top"]
     assert page.locator("form.capture").inner_text().count("category") == 0
@@ -175,7 +177,7 @@ def test_every_bad_field_is_marked_at_once_in_the_servers_words(browser, van_dep
     expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
     expect(page.locator("#postcode-error")).to_have_text("Letters, digits and spaces only.")
     expect(page.locator("#business_name")).to_be_focused()
-    assert page.locator("form.capture .error").count() == 5
+    expect(page.locator("form.capture .error")).to_have_count(5)
     assert Lead.select().count() == 0
 
 
@@ -262,7 +264,7 @@ def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depo
     item = page.locator("#outbox-refused li")
     expect(item).to_contain_text("Refused bakery")
     expect(item).to_contain_text("Email: That doesn't look like an email address.")
-    assert "contact_email" not in item.inner_text()
+    expect(item).not_to_contain_text("contact_email", use_inner_text=True)
     expect(page.locator(".toast")).to_contain_text("1 lead could not be sent — tap here to fix it.")
     page.click(".toast")
     expect(item.locator("a")).to_be_focused()
@@ -279,7 +281,8 @@ def test_a_lead_refused_after_reconnect_comes_back_to_the_form(browser, van_depo
     expect(page.locator("#note")).to_have_value("Wants a pallet quote")
     expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
     expect(page.locator("[data-photo-thumbnail]")).to_be_visible()
-    assert page.input_value("input[name=client_uuid]") == uuid  # never stored, so still its own
+    # never stored, so still its own
+    expect(page.locator("input[name=client_uuid]")).to_have_value(uuid)
     expect(page.locator("#contact_email")).to_be_focused()  # the first field to fix
     screenshot(page, "capture_refused_reopened_390x844")
 

@@ -164,7 +164,7 @@ def test_browser_feed_on_a_phone_keeps_the_cards(browser, busy):
     page.goto("/feed")
     card = page.locator("#feed [data-id]").first
     expect(card).to_contain_text("Shop 39")
-    assert page.locator("#feed thead").is_hidden()
+    expect(page.locator("#feed thead")).to_be_hidden()
     box = card.bounding_box()
     assert box["width"] > 300 and box["height"] >= 48
     screenshot(page, "manager_feed_phone_390")

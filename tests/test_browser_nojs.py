@@ -49,7 +49,7 @@ def test_without_javascript_a_lead_is_sent_picked_up_and_won(no_js, van_depot):
     rep.get_by_role("button", name="Quote sent").click()
     rep.fill("#weekly_volume", "40")
     rep.get_by_role("button", name="Won", exact=True).click()
-    expect(rep.locator("body")).to_contain_text("Won")
+    expect(rep.locator("body")).to_contain_text("will hear the good news")
     screenshot(rep, "nojs/rep-lead-won")
     assert Lead.get_by_id(lead.id).status == "won"
 

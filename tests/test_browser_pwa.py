@@ -120,7 +120,7 @@ def test_a_refused_lead_comes_back_with_the_reason(browser, van_depot):
     fill_lead(page, "Refused shop")
     expect(page.locator("[role=alert]")).to_contain_text("The server could not take this lead")
     expect(page.locator("#contact_email-error")).to_have_text("That doesn't look like an email address.")
-    assert page.input_value("#business_name") == "Refused shop"
+    expect(page.locator("#business_name")).to_have_value("Refused shop")
     assert Lead.select().count() == 0
     assert waiting_count(page) == 0
 
@@ -132,7 +132,7 @@ def test_location_is_asked_only_on_a_tap_and_a_refusal_is_respected(browser, van
     page.click("summary:has-text('Photo and location')")
     button = page.locator("[data-add-location]")
     expect(button).to_be_visible()
-    assert page.input_value("#lat") == ""
+    expect(page.locator("#lat")).to_have_value("")
     button.click()  # no permission granted in this profile: a refusal
     expect(page.locator("[data-location-note]")).to_contain_text("not shared", timeout=20000)
     fill_lead(page, "No location shop")
@@ -144,7 +144,7 @@ def test_location_is_asked_only_on_a_tap_and_a_refusal_is_respected(browser, van
     expect(page.locator("#lat")).to_be_hidden()  # raw coordinates only without JavaScript
     page.click("[data-add-location]")
     expect(page.locator("[data-location-note]")).to_have_text("Location added (±12 m).")
-    assert page.input_value("#lat") == "51.507200"
+    expect(page.locator("#lat")).to_have_value("51.507200")
 
 
 def test_a_big_photo_is_scaled_on_the_phone_before_upload(browser, van_depot, tmp_path):

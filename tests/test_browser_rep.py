@@ -221,7 +221,7 @@ def test_blocked_notifications_are_explained_with_what_to_do(browser, depot):
     status = page.locator("#alerts-status")
     expect(status).to_contain_text("Notifications are blocked for Touchpoint")
     expect(status).to_contain_text("set Notifications to Allow")
-    assert "Registration failed" not in status.inner_text()
+    expect(status).not_to_contain_text("Registration failed", use_inner_text=True)
     screenshot(page, "rep_devices_blocked")
 
 

@@ -4,6 +4,7 @@ fitting a 320 px phone, for every page in both schemes: test_browser_pages.py.)"
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from app.models import Lead, Notification
 from browser import browser, chromium, log_in, server, van_depot  # noqa: F401
@@ -49,8 +50,11 @@ def open_page(browser, van_depot, lead, name, width=360):
     page.set_viewport_size({"width": width, "height": 780})
     if name != "login":
         log_in(page, getattr(van_depot, role))
-    page.goto(path.format(lead=lead.id))
-    page.wait_for_load_state("networkidle")
+    page.goto(path.format(lead=lead.id))  # returns on "load": styles in, scripts run
+    expect(page.locator("h1").first).to_be_visible()
+    alerts = page.locator("[data-enable-alerts]")
+    if alerts.count():  # shown by push.js once it knows the browser can take alerts
+        expect(alerts).to_be_visible()
     return page
 
 
