@@ -74,11 +74,12 @@ def wait_until(condition, process, timeout, what):
 
 
 class Gunicorn(Process):
-    """`gunicorn -c python:app.serving … wsgi:app` on a port of its own."""
+    """`gunicorn -c python:app.serving … wsgi:app` on a port of its own (and no
+    control socket: the default one is per user, and tests run many at once)."""
 
     def __init__(self, env, log_path, *args):
         command = [os.path.join(BIN, "gunicorn"), "-c", "python:app.serving",
-                   "--bind", "127.0.0.1:0", "--access-logfile", "-",
+                   "--bind", "127.0.0.1:0", "--no-control-socket", "--access-logfile", "-",
                    "--access-logformat", "access pid=%(p)s status=%(s)s %(m)s %(U)s",
                    *args, "wsgi:app"]
         super().__init__(command, env, log_path)
