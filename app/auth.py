@@ -31,19 +31,24 @@ def hash_password(password):
 
 
 def set_password(user, password):
-    """Give user a new password and end every session they have."""
+    """Give user a new password, end every session they have and revoke their
+    API tokens (a script holding one needs a new one); how many were revoked."""
     user.password_hash = hash_password(password)
     user.rotate_session_token()
     user.save()
+    return ApiToken.revoke_all(user)
 
 
 def deactivate(user):
-    """Lock user out: no login, every session and token stops working now, and
-    their devices get no more alerts. Returns how many devices were removed."""
+    """Lock user out: no login, every session stops working now and every API
+    token is revoked (reactivation does not bring them back), and their devices
+    get no more alerts. Returns (devices removed, tokens revoked)."""
     user.active = False
     user.rotate_session_token()
     user.save()
-    return PushSubscription.delete().where(PushSubscription.user == user).execute()
+    tokens = ApiToken.revoke_all(user)
+    devices = PushSubscription.delete().where(PushSubscription.user == user).execute()
+    return devices, tokens
 
 
 def authenticate(email, password):
@@ -159,9 +164,10 @@ def change_password():
         if not check_password_hash(current_user.password_hash, form.current.data):
             form.current.errors.append("That is not your current password.")
         else:
-            set_password(current_user, form.new.data)
+            revoked = set_password(current_user, form.new.data)
             login_user(current_user._get_current_object())
-            flash("Password changed. Your other devices have been logged out.")
+            flash("Password changed. Your other devices have been logged out%s."
+                  % (", and your API tokens no longer work" if revoked else ""))
             return redirect(url_for("auth.account"))
     return render_template("auth/password.html", form=form)
 

@@ -17,13 +17,16 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length,
                                 NumberRange, Optional, Regexp, StopValidation,
                                 ValidationError)
 
-from . import photos, tasks
+from . import phones, photos, tasks
 from .auth import role_required
 from .models import CATEGORIES, TEMPERATURES, DuplicateSubmission, Lead
 
 bp = Blueprint("capture", __name__)
+# The DEPOT_REGION check and the |phone and |tel filters come with the pages
+# that take phone numbers, so they are there however the app is put together
+# (create_app may call phones.init_app as well: twice is harmless).
+bp.record_once(lambda state: phones.init_app(state.app))
 
-PHONE = re.compile(r"^\+?[0-9 ()./-]{6,32}$")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PRINTABLE_MESSAGE = "Remove the special (control) characters."
 BOTH_COORDINATES_MESSAGE = "Give both latitude and longitude, or neither."
@@ -33,8 +36,19 @@ BOTH_COORDINATES_MESSAGE = "Give both latitude and longitude, or neither."
 EMAIL_SHAPE = r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$"
 
 
+# A line break or tab, with the spaces around it: none belongs in a
+# one-line field (a name, an address line), on the page, in the API or in a CSV.
+LINE_BREAK = re.compile(r"\s*[\t\n\r\x85\u2028\u2029]\s*")
+
+
 def strip(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def one_line(value):
+    """value on one line: each line break or tab (with the spaces around it)
+    becomes one space, and the ends are trimmed."""
+    return LINE_BREAK.sub(" ", value).strip() if isinstance(value, str) else value
 
 
 def printable(form, field):
@@ -81,11 +95,17 @@ class CaptureTimeField(HiddenField):
         return self.data.isoformat() + "Z" if self.data else ""
 
 
-def text(label, max_length, *validators, required=False):
+def text(label, max_length, *validators, required=False, field_class=StringField):
+    """A one-line text field (see `one_line`) of at most max_length characters."""
     first = [DataRequired("Required.")] if required else [Optional()]
-    return StringField(label, filters=[strip], validators=first + [
+    return field_class(label, filters=[one_line], validators=first + [
         Length(max=max_length, message="At most %d characters." % max_length),
         printable, *validators])
+
+
+def phone_number(label):
+    """A phone number as people write it, stored in E.164 (app/phones.py)."""
+    return text(label, 32, phones.a_number, field_class=phones.PhoneField)
 
 
 def _choices(labels):
@@ -103,8 +123,7 @@ class CaptureForm(FlaskForm):
     temperature = RadioField("How hot?", choices=_choices(TEMPERATURES),
                              default="warm", validators=[InputRequired("Pick one.")])
     contact_name = text("Contact name", 100)
-    contact_phone = text("Phone", 32, Regexp(PHONE, message=(
-        "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.")))
+    contact_phone = phone_number("Phone")
     contact_email = text("Email", 254, Email("That doesn't look like an email address."))
     address = text("Address", 200)
     postcode = text("Postcode", 12, Regexp(r"^[A-Za-z0-9 -]*$",
@@ -151,6 +170,8 @@ def client_rules(form):
                 rule["pattern"] = [EMAIL_SHAPE, v.message]
             elif isinstance(v, Regexp):
                 rule["pattern"] = [v.regex.pattern, v.message]
+            elif v is phones.a_number:
+                rule["pattern"] = [phones.SHAPE, phones.SHAPE_MESSAGE]
             elif isinstance(v, NumberRange):
                 rule["range"] = [v.min, v.max, v.message]
             elif v is printable:

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from . import demo as demo_depot
-from . import push, synth, tasks
+from . import phones, push, synth, tasks
 from .auth import MIN_PASSWORD, deactivate, set_password
 from .db import db, migrate
 from .models import ROLES, ApiToken, Lead, Route, User
@@ -38,7 +38,8 @@ def migrate_command():
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--phone", default="")
+@click.option("--phone", default="", help="Stored in E.164; without a country code, "
+              "a number in DEPOT_REGION.")
 @click.option("--route", "route_code", default=None, help="A courier's route code.")
 def create_user_command(email, name, role, phone, route_code):
     """Create a user; the password is read from a prompt or stdin."""
@@ -46,6 +47,11 @@ def create_user_command(email, name, role, phone, route_code):
     with db.connection_context():
         if User.by_email(email):
             raise click.ClickException("A user with that email already exists.")
+        if phone:
+            try:
+                phone = phones.e164(phone, current_app.config["DEPOT_REGION"])
+            except ValueError as exc:
+                raise click.ClickException("Phone: %s" % exc)
         route = None
         if route_code:
             route = Route.get_or_none(Route.code == route_code)
@@ -62,13 +68,15 @@ def create_user_command(email, name, role, phone, route_code):
 @with_appcontext
 @click.argument("email")
 def set_password_command(email):
-    """Set EMAIL's password (from a prompt or stdin); their sessions end."""
+    """Set EMAIL's password (from a prompt or stdin); their sessions end and
+    their API tokens are revoked."""
     with db.connection_context():
         user = _existing_user(email)
         password = _read_password()
         _check_password(password)
-        set_password(user, password)
-    click.echo("Password set for %s; their other sessions have ended." % user.email)
+        tokens = set_password(user, password)
+    click.echo("Password set for %s; their other sessions have ended and %d API token(s) "
+               "were revoked." % (user.email, tokens))
 
 
 @click.command("deactivate")
@@ -79,8 +87,9 @@ def deactivate_command(email):
     their devices get no more alerts."""
     with db.connection_context():
         user = _existing_user(email)
-        devices = deactivate(user)
-    click.echo("Deactivated %s; %d device(s) removed." % (user.email, devices))
+        devices, tokens = deactivate(user)
+    click.echo("Deactivated %s; %d device(s) removed, %d API token(s) revoked."
+               % (user.email, devices, tokens))
 
 
 def _existing_user(email):
@@ -109,6 +118,24 @@ def token_command(email, name):
     click.echo(token)
     click.echo("Token #%d for %s. It is shown only now; revoke it with "
                "`flask --app wsgi revoke-token %d`." % (row.id, user.email, row.id), err=True)
+
+
+@click.command("tokens")
+@with_appcontext
+@click.argument("email")
+def tokens_command(email):
+    """List EMAIL's API tokens: which still work, and when each was revoked."""
+    with db.connection_context():
+        user = _existing_user(email)
+        rows = list(ApiToken.select().where(ApiToken.user == user).order_by(ApiToken.id))
+    if not rows:
+        click.echo("%s has no API tokens." % user.email)
+    for row in rows:
+        state = ("revoked %s" % row.revoked_at.strftime("%Y-%m-%d %H:%M UTC")
+                 if row.revoked_at else "works")
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_used_at else "never"
+        click.echo("#%d  %-20s  made %s  last used %s  %s" % (
+            row.id, row.name, row.created_at.strftime("%Y-%m-%d %H:%M UTC"), used, state))
 
 
 @click.command("revoke-token")
@@ -251,7 +278,7 @@ def serve_command(demo, host, port):
 
 def init_app(app):
     for command in (migrate_command, create_user_command, set_password_command,
-                    deactivate_command, token_command,
+                    deactivate_command, token_command, tokens_command,
                     revoke_token_command, demo_command, synth_command, vapid_keys_command,
                     serve_command):
         app.cli.add_command(command)

@@ -42,6 +42,12 @@ def lead_input_schema():
     properties = {name: _field_schema(f) for name, f in fields}
     properties["client_uuid"].update(format="uuid", description=(
         "Made by the client once per lead; sending it again returns the same lead."))
+    properties["contact_phone"].update(description=(
+        "A phone number as people write it: national, in the depot's region "
+        "(DEPOT_REGION, e.g. 020 7946 0000 in GB), or international with + or 00 "
+        "and its country code (+49 30 123456); digits, spaces and + ( ) - . / only. "
+        "It must be a number in use (libphonenumber's metadata); it is stored and "
+        "returned in E.164."))
     properties["captured_at"].update(format="date-time", description=(
         "When the courier tapped Send, by the phone's clock, with its zone. A time "
         "over 10 minutes after arrival or over 30 days before it is not believed "
@@ -65,6 +71,9 @@ def _lead_schema():
         schema.pop("maxLength", None)
         if schema.get("type") == ["string", "null"]:
             schema["type"] = "string"
+    props["contact_phone"]["description"] = (
+        "E.164, e.g. +442079460000 (empty when none was given). A number stored "
+        "before numbers were checked, which is not a valid one, is as it was typed.")
     props.update({
         "id": {"type": "integer"},
         "status": {"type": "string", "enum": list(STATUSES)},

@@ -352,7 +352,7 @@ def make_lead(rng, depot, lead_id, created, now):
            territory, story.rep, story.status, business, category,
            rng.choice(COMPETITORS) if category == "competitor" else "", temperature,
            "%s %s" % (first, rng.choice(LAST)) if rng.random() < 0.6 else "",
-           "+44 113 496 0%03d" % rng.randrange(1000) if rng.random() < 0.5 else "",
+           "+441134960%03d" % rng.randrange(1000) if rng.random() < 0.5 else "",
            "%s@%s.example" % (first.lower(), _slug(business)) if rng.random() < 0.25 else "",
            "%d %s" % (rng.randint(1, 240), rng.choice(STREETS)), postcode,
            _note(rng, rng.choice(NOTES), first), rng.random() < EXPECTS_CALL[temperature],

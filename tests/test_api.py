@@ -440,7 +440,7 @@ BAD_FIELDS = [
     pytest.param({"contact_phone": "call me maybe"}, "contact_phone",
                  "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.", id="bad phone"),
     pytest.param({"contact_phone": "12"}, "contact_phone",
-                 "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000.",
+                 "Too short for a phone number: give every digit, with the area code.",
                  id="phone too short"),
     pytest.param({"postcode": "AB1 <b>"}, "postcode", "Letters, digits and spaces only.",
                  id="bad postcode"),

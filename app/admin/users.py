@@ -10,11 +10,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN, IntegrityError
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
-from wtforms.validators import (AnyOf, DataRequired, Email, InputRequired, Length, Regexp,
-                                StopValidation)
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, StopValidation
 
 from .. import auth
-from ..capture import CONTROL_CHARS, PHONE, printable, strip, text
+from ..capture import CONTROL_CHARS, phone_number, printable, strip, text
 from ..db import db
 from ..inbox import id_bound
 from ..models import (ROLES, Invite, Lead, PushSubscription, Route, Territory, TerritoryRep, User,
@@ -29,7 +28,6 @@ INVITE_DAYS = 7
 ROLE_LABELS = {"courier": "Courier", "rep": "Sales rep", "manager": "Manager"}
 MEMBERSHIPS = {"": "Not a member", "primary": "Primary rep", "backup": "Backup rep"}
 EMAIL_MESSAGE = "That doesn't look like an email address."
-PHONE_MESSAGE = "Use digits, spaces and + ( ) - only, e.g. +44 20 7946 0000."
 
 
 def lower(value):
@@ -50,7 +48,7 @@ class PersonFields(FlaskForm):
     email = StringField("Email", filters=[strip, lower], validators=[
         DataRequired("Required."), Length(max=254, message="At most 254 characters."),
         printable, an_email])
-    phone = text("Phone", 32, Regexp(PHONE, message=PHONE_MESSAGE))
+    phone = phone_number("Phone")
     role = RadioField("Role", choices=[SelectChoice(r, label) for r, label in ROLE_LABELS.items()],
                       filters=[strip, lower], validate_choice=False, validators=[
                           InputRequired("Required."),
@@ -268,7 +266,8 @@ def invite(user_id):
 
 @bp.route("/<int:user_id>/deactivate", methods=("POST",))
 def deactivate(user_id):
-    """Lock a user out now: sessions end, devices and unused invite links go."""
+    """Lock a user out now: sessions end, API tokens are revoked, devices and
+    unused invite links go."""
     user = get_or_404(User, user_id)
     if user.id == current_user.id:
         return user_page(user, error="You can't deactivate yourself; ask another manager.",
@@ -279,16 +278,18 @@ def deactivate(user_id):
     with db.atomic():
         (Invite.update(expires_at=utcnow())
          .where((Invite.user == user) & Invite.used_at.is_null()).execute())
-        devices = auth.deactivate(user)
-        record("user.deactivate", user.email, devices_removed=devices)
+        devices, tokens = auth.deactivate(user)
+        record("user.deactivate", user.email, devices_removed=devices, tokens_revoked=tokens)
     flash("%s is deactivated: logged out everywhere, and %d device%s will get no more alerts."
-          % (user.name, devices, "" if devices == 1 else "s"))
+          % (user.name, devices, "" if devices == 1 else "s")
+          + (" Their API tokens are revoked." if tokens else ""))
     return redirect(url_for(".edit", user_id=user.id))
 
 
 @bp.route("/<int:user_id>/reactivate", methods=("POST",))
 def reactivate(user_id):
-    """Let a deactivated user log in again (with their old password, or an invite)."""
+    """Let a deactivated user log in again (with their old password, or an
+    invite); the API tokens revoked at deactivation stay revoked."""
     user = get_or_404(User, user_id)
     if not user.active:
         with db.atomic():

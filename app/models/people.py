@@ -42,7 +42,8 @@ class User(BaseModel):
 
     `email` is stored lower-cased, which makes the unique index case-insensitive.
     `session_token` is part of every login session; changing it (on a new
-    password or on deactivation) ends all of the user's sessions at once.
+    password or on deactivation) ends all of the user's sessions at once, and
+    their API tokens are revoked with it (`ApiToken.revoke_all`).
     """
     email = CharField(max_length=254, unique=True)
     name = CharField(max_length=100)
@@ -102,7 +103,11 @@ class TerritoryRep(BaseModel):
 
 
 class ApiToken(BaseModel):
-    """A personal API token. Only its SHA-256 is stored; the token is shown once."""
+    """A personal API token. Only its SHA-256 is stored; the token is shown once.
+
+    A revoked token never works again: a new password or a deactivation revokes
+    every token of the user, so a reactivated user needs new ones.
+    """
     user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
     name = CharField(max_length=80, default="")
     token_hash = CharField(max_length=64, unique=True)
@@ -122,6 +127,13 @@ class ApiToken(BaseModel):
         token = cls.PREFIX + secrets.token_urlsafe(32)
         row = cls.create(user=user, name=name, token_hash=cls.digest(token))
         return row, token
+
+    @classmethod
+    def revoke_all(cls, user):
+        """Revoke every live token of user (a new password, a deactivation); how many."""
+        return (cls.update(revoked_at=utcnow())
+                .where((cls.user == user) & cls.revoked_at.is_null())
+                .execute())
 
     @classmethod
     def user_for(cls, token):
