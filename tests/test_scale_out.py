@@ -44,9 +44,7 @@ def cluster(app, depot, push_service, redis_namespace, tmp_path):
            "VAPID_SUBJECT": app.config["VAPID_SUBJECT"],
            # The test push service is on loopback, which only development allows.
            "PUSH_SERVICE_HOSTS": "127.0.0.1", "PUSH_CA_BUNDLE": push_service.ca_bundle,
-           "DEVELOPMENT": "1", "PROXY_FIX": "1",
-           # Two at a time, so that a fan-out lasts long enough to be cut.
-           "PUSH_HOST_CONCURRENCY": "2"}
+           "DEVELOPMENT": "1", "PROXY_FIX": "1"}
     processes = []
     try:
         for n in range(2):
@@ -196,7 +194,7 @@ def test_a_consumer_killed_mid_fan_out_loses_nothing(cluster, depot, push_servic
     for _ in range(300):
         device = enable_push(depot.rep, push_service)
         devices[device.endpoint] = device
-    push_service.slow(0.01)  # so that the fan-out lasts long enough to be cut
+    push_service.slow(0.05)  # so that the fan-out lasts long enough to be cut
     send_leads(webs[1:], [depot.courier], 1)
     [claimer] = wait_for(lambda: {d.claimed_by for d in Delivery.select()
                                   .where(Delivery.status == "sending")}, timeout=TIMEOUT)
