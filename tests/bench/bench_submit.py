@@ -25,7 +25,8 @@ After a warm-up, rounds alternate bare and Touchpoint, the same --seconds
 each, so a change in the machine's load hits both; every round checks that
 the database holds as many new rows as wrk had 2xx answers. Prints submits/s
 for each round, the medians, and Touchpoint's share of the bare ceiling
-(goal, issue 11: at least 50 %).
+(goal, issue 11: at least 50 %); also the servers' CPU time per answer (from
+/proc), which a busy shared machine disturbs less than the rates.
 """
 import argparse
 import os
@@ -227,6 +228,24 @@ class Server:
                 time.sleep(0.1)
         raise SystemExit("%s: gunicorn did not answer within %d s" % (self.name, timeout))
 
+    def cpu_seconds(self):
+        """CPU time used so far by gunicorn and its workers (Linux /proc), or None."""
+        try:
+            total = 0
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(entry) == self.process.pid or int(fields[1]) == self.process.pid:
+                    total += int(fields[11]) + int(fields[12])  # utime + stime
+            return total / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, AttributeError):
+            return None
+
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -287,15 +306,20 @@ def main():
         for server, path, server_tokens, _ in servers:
             run_wrk(script, server.port, path, 0, server_tokens, args.warmup, args.connections)
         rates = {"bare": [], "touchpoint": []}
+        cpu = {"bare": [], "touchpoint": []}  # server CPU ms per answer, per round
         for round_no in range(1, args.rounds + 1):
             for server, path, server_tokens, (db_name, table) in servers:
-                before = count_rows(urls[db_name], table)
+                before, cpu_before = count_rows(urls[db_name], table), server.cpu_seconds()
                 rate, total, bad = run_wrk(script, server.port, path, round_no, server_tokens,
                                            args.seconds, args.connections)
+                cpu_after = server.cpu_seconds()
                 stored = count_rows(urls[db_name], table) - before
                 rates[server.name].append(rate)
-                print("  round %d  %-10s %7.1f submits/s  (%d answers, %d not 2xx, %d rows)"
-                      % (round_no, server.name, rate, total, bad, stored))
+                if cpu_before is not None and cpu_after is not None and total:
+                    cpu[server.name].append(1000 * (cpu_after - cpu_before) / total)
+                print("  round %d  %-10s %7.1f submits/s  (%d answers, %d not 2xx, %d rows%s)"
+                      % (round_no, server.name, rate, total, bad, stored,
+                         ", %.2f ms CPU each" % cpu[server.name][-1] if cpu[server.name] else ""))
                 if bad or stored < total - bad:
                     raise SystemExit("%s: %d answers were not 2xx, %d rows for %d answers"
                                      % (server.name, bad, stored, total))
@@ -303,6 +327,10 @@ def main():
         ratio = touchpoint / bare
         print("median     bare       %7.1f submits/s" % bare)
         print("median     touchpoint %7.1f submits/s" % touchpoint)
+        if cpu["bare"] and cpu["touchpoint"]:
+            print("CPU        bare %.2f ms, touchpoint %.2f ms a submit (bare/touchpoint %.0f %%)"
+                  % (statistics.median(cpu["bare"]), statistics.median(cpu["touchpoint"]),
+                     100 * statistics.median(cpu["bare"]) / statistics.median(cpu["touchpoint"])))
         print("ratio      %.0f %% of the bare ceiling (per round: %s; goal ≥ %.0f %%) %s"
               % (100 * ratio, ", ".join("%.0f %%" % (100 * t / b) for b, t in
                                         zip(rates["bare"], rates["touchpoint"])),
