@@ -34,3 +34,16 @@ def test_two_consumers_on_one_queue_run_each_minute_once(app, queue, caplog):
     ran = [minute for minute, did in copies if did]
     # Once per minute: both copies in one minute run once; two minutes, once each.
     assert sorted(ran) == sorted(minutes), copies
+
+
+def test_a_minute_is_claimed_once_and_old_claims_do_not_pile_up(app, queue):
+    from datetime import datetime, timedelta, timezone
+    from app.tasks import claim_period, huey
+    start = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    assert claim_period("every_minute", start) is True
+    assert claim_period("every_minute", start) is False
+    assert claim_period("every_minute", start + timedelta(minutes=1)) is True
+    for minute in range(2, 120):  # two hours of periods
+        claim_period("every_minute", start + timedelta(minutes=minute))
+    # Only the last few minutes' claims are kept, whatever the queue.
+    assert huey.storage.result_store_size() <= 6
