@@ -5,6 +5,7 @@ loopback port and driven over HTTP by wrk with 8 connections.
 
     .venv/bin/python tests/bench/bench_submit.py [--database sqlite|postgres]
         [--seconds 10] [--rounds 3] [--warmup 3] [--connections 8]
+        [--bare-connection kept|per-request]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 The bare app is the ceiling: Flask, the same database settings as the app
@@ -12,7 +13,9 @@ The bare app is the ceiling: Flask, the same database settings as the app
 connection per worker kept open (the least a server needs: opening one per
 request costs a PostgreSQL backend, or on SQLite the WAL checkpoint of the
 last close), `request.get_json()` and one parameterised INSERT in a
-transaction. Touchpoint gets the whole submit: a
+transaction. `--bare-connection per-request` makes the bare app open and close
+a connection per request instead (as Touchpoint did before it pooled them), a
+lower ceiling, for comparison with figures taken that way. Touchpoint gets the whole submit: a
 Bearer token per courier, every check, routing, the created event and the
 enqueue on its configured queue (a SQLite file, as by default; no consumer
 runs, so the queue only grows). Each lead has a new client_uuid, and the
@@ -107,7 +110,13 @@ BARE_APP = textwrap.dedent('''
 
     @app.before_request
     def connect():
-        db.connect(reuse_if_open=True)  # once per worker, then kept open
+        db.connect(reuse_if_open=True)  # once per worker, then kept open...
+
+
+    @app.teardown_appcontext
+    def close(exc):
+        if os.environ.get("BARE_CONNECTION") == "per-request" and not db.is_closed():
+            db.close()  # ...unless told to open one per request
 
 
     @app.post("/submit")
@@ -273,6 +282,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=3, help="seconds, per server")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--bare-connection", choices=("kept", "per-request"), default="kept",
+                        help="the bare app keeps one connection per worker, or opens one a request")
     parser.add_argument("--postgres-url", default=PG_URL,
                         help="a server database to create the bench databases from")
     args = parser.parse_args()
@@ -295,14 +306,16 @@ def main():
             f.write(WRK_SCRIPT)
         config = touchpoint_config(urls["touchpoint"], workdir)
         servers = [
-            (Server("bare", "bare:app", {"BARE_DATABASE_URL": urls["bare"]}, workdir),
+            (Server("bare", "bare:app", {"BARE_DATABASE_URL": urls["bare"],
+                                         "BARE_CONNECTION": args.bare_connection}, workdir),
              "/submit", [], ("bare", "bare_lead")),
             (Server("touchpoint", "wsgi:app", dict(config, INSTANCE_PATH=workdir), ROOT),
              "/api/v1/leads", tokens, ("touchpoint", "lead")),
         ]
         print("bench_submit: %s, gunicorn -w 2, wrk -t 2 -c %d, %d round(s) of %d s, "
-              "%d s warm-up, %d cores" % (args.database, args.connections, args.rounds,
-                                          args.seconds, args.warmup, os.cpu_count()))
+              "%d s warm-up, %d cores, bare connection %s"
+              % (args.database, args.connections, args.rounds, args.seconds, args.warmup,
+                 os.cpu_count(), args.bare_connection))
         for server, path, server_tokens, _ in servers:
             run_wrk(script, server.port, path, 0, server_tokens, args.warmup, args.connections)
         rates = {"bare": [], "touchpoint": []}
