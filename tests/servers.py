@@ -100,9 +100,10 @@ class Gunicorn(Process):
     def worker_pids(self):
         return {int(pid) for pid in BOOTED.findall(self.log())}
 
-    def served_by(self, path, status=None):
-        """The pids of the worker processes that answered requests for path."""
-        return {int(pid) for pid, code, where in ACCESS.findall(self.log())
+    def served_by(self, path, status=None, since=0):
+        """The pids of the worker processes that answered requests for path
+        (logged after the first `since` characters of the log)."""
+        return {int(pid) for pid, code, where in ACCESS.findall(self.log()[since:])
                 if where == path and (status is None or int(code) == status)}
 
 
