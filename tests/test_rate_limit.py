@@ -81,7 +81,8 @@ def test_several_processes_on_per_process_counts_refuse_to_start(server_env, tmp
 def test_one_process_with_threads_holds_the_limit_on_memory_counts(depot, server_env,
                                                                     servers, tmp_path):
     """The README's single-machine command without Redis: one process, 8 threads."""
-    servers.append(Gunicorn(server_env, tmp_path / "web.log").ready(workers=1))
+    env = dict(server_env, RATELIMIT_STORAGE_URI="memory://")
+    servers.append(Gunicorn(env, tmp_path / "web.log").ready(workers=1))
     url = servers[0].url
     assert log_in([url], depot.rep.email, WRONG, 10) == [401] * 10
     assert log_in([url], depot.rep.email, WRONG, 1, first_address=11) == [429]
