@@ -15,7 +15,7 @@ from peewee import (JOIN, BooleanField, CharField, DateTimeField, DecimalField,
                     UUIDField, fn)
 from werkzeug.exceptions import NotFound
 
-from ..db import db
+from ..db import db, insert_row
 from ..money import money
 from .base import (CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, BaseModel,
                    normalize_postcode, utcnow)
@@ -162,19 +162,27 @@ class Lead(BaseModel):
         Returns (lead, created). A client_uuid that is already another
         courier's lead raises DuplicateSubmission, revealing nothing of it.
         """
-        with db.atomic():
+        # Routed before the transaction: SQLite holds its write lock from the
+        # BEGIN (IMMEDIATE), so reads done first keep every other submit's wait
+        # short; a route that moves at that very moment is a race either way.
+        lead = cls._routed(courier, fields, client_uuid)
+        # Insert first and look only when the unique client_uuid refuses it (a
+        # resend, or another request with it committed first): a new lead, by
+        # far the common case, then costs no read and no savepoint.
+        try:
+            with db.atomic():
+                lead.id = insert_row(cls, lead.__data__)
+                event = LeadEvent(lead=lead, kind="created", actor=courier)
+                event.id = insert_row(LeadEvent, event.__data__)
+            lead.created_event = event
+            return lead, True
+        except IntegrityError:
             existing = cls.get_or_none(cls.client_uuid == client_uuid)
             if existing is None:
-                try:
-                    with db.atomic():
-                        return cls._record(courier, fields, client_uuid), True
-                except IntegrityError:
-                    # Another request with this client_uuid committed first.
-                    existing = cls.get_or_none(cls.client_uuid == client_uuid)
-                    if existing is None:
-                        raise
+                raise
         if existing.courier_id != courier.id:
             raise DuplicateSubmission()
+        existing.courier = courier  # known: the answer names them without a read
         return existing, False
 
     @property
@@ -185,15 +193,14 @@ class Lead(BaseModel):
         return None
 
     @classmethod
-    def _record(cls, courier, fields, client_uuid):
+    def _routed(cls, courier, fields, client_uuid):
+        """A new, unsaved lead of courier's, arrived now, routed to its territory."""
         arrived = utcnow()
         fields = dict(fields, created_at=arrived, updated_at=arrived,
                       captured_at=capture_time(fields.get("captured_at"), arrived))
-        lead = cls(courier=courier, client_uuid=client_uuid, route=courier.route_id,
-                   **fields)
-        lead.territory = route_lead(lead)
-        lead.save()
-        lead.created_event = LeadEvent.create(lead=lead, kind="created", actor=courier)
+        lead = cls(courier=courier, client_uuid=client_uuid,
+                   route=route_of(courier), **fields)
+        lead.territory = territory_of(lead)
         return lead
 
     @classmethod
@@ -411,22 +418,38 @@ def weekly_business(volume, value):
     return ", ".join(parts)
 
 
+def route_of(courier):
+    """The courier's route with its territory loaded, or None."""
+    if courier.route_id is None:
+        return None
+    return (Route.select(Route, Territory)
+            .join(Territory, JOIN.LEFT_OUTER)
+            .where(Route.id == courier.route_id)
+            .first())
+
+
 def route_lead(lead):
-    """The territory a lead belongs to: by the courier's route, else by the
-    longest matching postcode prefix, else None (unrouted, for the managers)."""
-    if lead.route_id:
-        route = Route.get_or_none(Route.id == lead.route_id)
-        if route and route.territory_id:
-            return route.territory_id
+    """The id of the territory a lead belongs to (see territory_of), or None."""
+    territory = territory_of(lead)
+    return territory.id if territory else None
+
+
+def territory_of(lead):
+    """The Territory a lead belongs to, name and all (the API's answer shows
+    it): by the courier's route, else by the longest matching postcode
+    prefix, else None (unrouted, for the managers)."""
+    if lead.route_id and lead.route.territory_id:
+        return lead.route.territory
     postcode = normalize_postcode(lead.postcode)
     candidates = [postcode[:n] for n in range(1, len(postcode) + 1)]
     if not candidates:
         return None
-    match = (PostcodePrefix.select(PostcodePrefix.territory)
+    match = (PostcodePrefix.select(PostcodePrefix, Territory)
+             .join(Territory)
              .where(PostcodePrefix.prefix.in_(candidates))
              .order_by(fn.LENGTH(PostcodePrefix.prefix).desc())
              .first())
-    return match.territory_id if match else None
+    return match.territory if match else None
 
 
 class LeadEvent(BaseModel):
