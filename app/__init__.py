@@ -37,8 +37,9 @@ def create_app(config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from . import db, auth, errors, security, views, capture, api, cli, tasks, inbox, pwa, devices, pipeline
-    from . import money
+    from . import money, phones
     money.init_app(app)  # an unknown currency or locale stops the app here, not on a page
+    phones.init_app(app)  # so does an unknown DEPOT_REGION; gives templates |phone and |tel
     db.init_app(app)
     tasks.init_app(app)
     auth.init_app(app)

@@ -22,11 +22,6 @@ from .auth import role_required
 from .models import CATEGORIES, TEMPERATURES, DuplicateSubmission, Lead
 
 bp = Blueprint("capture", __name__)
-# The DEPOT_REGION check and the |phone and |tel filters come with the pages
-# that take phone numbers, so they are there however the app is put together
-# (create_app may call phones.init_app as well: twice is harmless).
-bp.record_once(lambda state: phones.init_app(state.app))
-
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PRINTABLE_MESSAGE = "Remove the special (control) characters."
 BOTH_COORDINATES_MESSAGE = "Give both latitude and longitude, or neither."
