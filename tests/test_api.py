@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -732,6 +733,22 @@ def test_revoked_token_is_401(client, depot):
     assert_error(get_lead(client, lead["id"], headers), 401, "unauthorized")
     assert_error(post_lead(client, lead_body(), headers), 401, "unauthorized")
     assert lead_count() == 1
+
+
+def test_a_tokens_last_use_is_written_once_a_minute_not_on_every_call(client, depot):
+    row, token = ApiToken.issue(depot.courier, "phone")
+    headers = {"Authorization": "Bearer " + token}
+    post_lead(client, lead_body(), headers)
+    first = ApiToken.get_by_id(row.id).last_used_at
+    assert first is not None
+
+    post_lead(client, lead_body(), headers)
+    assert ApiToken.get_by_id(row.id).last_used_at == first
+
+    an_hour_ago = first - timedelta(hours=1)
+    ApiToken.update(last_used_at=an_hour_ago).where(ApiToken.id == row.id).execute()
+    post_lead(client, lead_body(), headers)
+    assert ApiToken.get_by_id(row.id).last_used_at > first
 
 
 def test_deactivated_users_token_is_401(client, depot):
