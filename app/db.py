@@ -95,6 +95,24 @@ def insert_row(model, row):
     return cursor.lastrowid
 
 
+# The SQL of each SELECT on the hot path, per database kind (prepared).
+_SELECT_SQL = {}
+
+
+def prepared(model, name, build, params):
+    """Instances of model from a SELECT whose shape never changes, only its
+    values, as insert_row does for INSERTs: `build()` makes the peewee query
+    (its SQL is built once, under `name`, and kept), `params` are this call's
+    values in the order of that SQL's placeholders. Columns that are not
+    model's fields come as plain attributes, as the database returns them.
+    """
+    key = (name, type(db.obj))
+    sql = _SELECT_SQL.get(key)
+    if sql is None:
+        sql = _SELECT_SQL[key] = build().sql()[0]
+    return list(model.raw(sql, *params))
+
+
 def migrate():
     """Apply every pending migration; return the names applied."""
     with db.connection_context():

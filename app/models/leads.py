@@ -15,7 +15,7 @@ from peewee import (JOIN, BooleanField, CharField, DateTimeField, DecimalField,
                     UUIDField, fn)
 from werkzeug.exceptions import NotFound
 
-from ..db import db, insert_row
+from ..db import db, insert_row, prepared
 from ..money import money
 from .base import (CATEGORIES, MAX_ID, STATUSES, TEMPERATURES, BaseModel,
                    normalize_postcode, utcnow)
@@ -422,10 +422,17 @@ def route_of(courier):
     """The courier's route with its territory loaded, or None."""
     if courier.route_id is None:
         return None
-    return (Route.select(Route, Territory)
-            .join(Territory, JOIN.LEFT_OUTER)
-            .where(Route.id == courier.route_id)
-            .first())
+    found = prepared(Route, "route_of", lambda: (
+        Route.select(Route, Territory.name.alias("territory_name"))
+        .join(Territory, JOIN.LEFT_OUTER)
+        .where(Route.id == courier.route_id)
+        .limit(1)), [courier.route_id, 1])
+    if not found:
+        return None
+    route = found[0]
+    if route.territory_id:
+        route.territory = Territory(id=route.territory_id, name=route.territory_name)
+    return route
 
 
 def route_lead(lead):
@@ -444,12 +451,13 @@ def territory_of(lead):
     candidates = [postcode[:n] for n in range(1, len(postcode) + 1)]
     if not candidates:
         return None
-    match = (PostcodePrefix.select(PostcodePrefix, Territory)
-             .join(Territory)
-             .where(PostcodePrefix.prefix.in_(candidates))
-             .order_by(fn.LENGTH(PostcodePrefix.prefix).desc())
-             .first())
-    return match.territory if match else None
+    found = prepared(Territory, "territory_of_%d" % len(candidates), lambda: (
+        Territory.select()
+        .join(PostcodePrefix)
+        .where(PostcodePrefix.prefix.in_(candidates))
+        .order_by(fn.LENGTH(PostcodePrefix.prefix).desc())
+        .limit(1)), candidates + [1])
+    return found[0] if found else None
 
 
 class LeadEvent(BaseModel):

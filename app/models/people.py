@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField
 
+from ..db import prepared
 from .base import ROLES, BaseModel, utcnow
 
 class Territory(BaseModel):
@@ -139,18 +140,21 @@ class ApiToken(BaseModel):
     @classmethod
     def user_for(cls, token):
         """The active user a live token belongs to, or None."""
-        row = (cls.select(cls, User).join(User)
-               .where((cls.token_hash == cls.digest(token)) & cls.revoked_at.is_null()
-                      & User.active)
-               .first())
-        if row is None:
+        digest = cls.digest(token)
+        found = prepared(User, "token_user", lambda: (
+            User.select(User, cls.id.alias("token_id"), cls.last_used_at.alias("token_used"))
+            .join(cls)
+            .where((cls.token_hash == digest) & cls.revoked_at.is_null() & User.active)
+            .limit(1)), [digest, 1])
+        if not found:
             return None
-        now = utcnow()
+        user, now = found[0], utcnow()
+        used = cls.last_used_at.python_value(user.token_used)
         # Written at most once a minute: on every call it was a write (a commit,
         # on PostgreSQL an fsync) per API request.
-        if row.last_used_at is None or now - row.last_used_at >= timedelta(minutes=1):
-            cls.update(last_used_at=now).where(cls.id == row.id).execute()
-        return row.user
+        if used is None or now - used >= timedelta(minutes=1):
+            cls.update(last_used_at=now).where(cls.id == user.token_id).execute()
+        return user
 
     def revoke(self):
         self.revoked_at = utcnow()
