@@ -71,6 +71,9 @@ class SessionInterface(SecureCookieSessionInterface):
 
 def init_app(app):
     csrf.init_app(app)
+    # Each app takes the limiter's storage from its config, but flask-limiter keeps
+    # the first app's RATELIMIT_KEY_PREFIX for the life of the process: one app a
+    # process, as gunicorn and the consumer run it, is what the prefix relies on.
     limiter.init_app(app)
     app.session_interface = SessionInterface()
 

@@ -89,7 +89,7 @@ def test_one_process_with_threads_holds_the_limit_on_memory_counts(depot, server
 
 
 def test_worker_processes_sharing_redis_hold_the_limit(depot, server_env, servers, tmp_path,
-                                                       redis_namespace):
+                                                       redis_namespace, redis_server):
     env = dict(server_env, RATELIMIT_STORAGE_URI=REDIS_URL, RATELIMIT_KEY_PREFIX=redis_namespace)
     # One thread each: ten attempts at once keep both processes busy.
     servers.append(Gunicorn(env, tmp_path / "web.log", "--workers", "2", "--threads", "1")
@@ -108,16 +108,23 @@ def test_worker_processes_sharing_redis_hold_the_limit(depot, server_env, server
     # The right password waits out the minute too; another email is not held.
     assert log_in([server.url], user.email, PASSWORD, 1, 20 * n + 12) == [429]
     assert log_in([server.url], depot.rep_south.email, WRONG, 1, first_address=99) == [401]
+    # Counted under the depot's own prefix, so depots sharing one Redis stay apart.
+    assert list(redis_server.scan_iter(match="*%s*" % redis_namespace))
 
 
 def test_the_limit_stored_in_redis_is_the_configured_one(make_app, depot, redis_namespace,
                                                          redis_server):
-    """In-process: the limiter on Redis storage counts under the depot's prefix."""
+    """In-process: the limiter on Redis storage counts to the configured limit.
+
+    (The key prefix is checked with a server of its own above: flask-limiter
+    keeps the first app's prefix for the life of a process, and this suite
+    makes many apps; so the email here is this test's own.)"""
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=REDIS_URL,
                    RATELIMIT_KEY_PREFIX=redis_namespace, LOGIN_RATE_LIMIT="3 per minute")
+    user = make_user("rep", email="%s@depot.test" % redis_namespace)
     client = app.test_client()
     token = csrf_token(client)
-    codes = [client.post("/login", data={"email": depot.rep.email, "password": WRONG,
+    codes = [client.post("/login", data={"email": user.email, "password": WRONG,
                                          "csrf_token": token}).status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
-    assert list(redis_server.scan_iter(match="*%s*" % redis_namespace))
+    assert list(redis_server.scan_iter(match="*%s*" % user.email))
