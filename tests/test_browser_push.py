@@ -118,6 +118,9 @@ def test_an_empty_or_malformed_push_still_shows_a_notification(browser, server, 
         assert "new alert" in shown["body"]
         tap(page, shown["tag"])
         page.wait_for_url("**/notifications")
+        # Gone from the tray before the next one comes: both have the same tag,
+        # and a close still on its way would close the next one instead.
+        wait_for(lambda: not shown_notifications(page), timeout=20)
 
 
 def test_the_acknowledge_action_picks_the_lead_up(browser, server, van_depot):
