@@ -19,7 +19,8 @@ from wtforms.validators import (DataRequired, Email, InputRequired, Length,
 
 from . import phones, photos, tasks
 from .auth import role_required
-from .models import CATEGORIES, TEMPERATURES, DuplicateSubmission, Lead
+from .models import CATEGORIES, MAX_ID, TEMPERATURES, DuplicateSubmission, Lead
+from .params import query_int
 
 bp = Blueprint("capture", __name__)
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -261,8 +262,6 @@ def sent(lead_id):
 @role_required("courier")
 def my_leads():
     """Every lead the courier sent, newest first, with its status."""
-    from .models import MAX_ID
-    from .params import query_int
     before = query_int("before", None, 1, MAX_ID)
     leads, next_before = Lead.page(Lead.visible_to(current_user), before)
     return render_template("capture/mine.html", leads=leads, next_before=next_before)

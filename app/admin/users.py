@@ -16,9 +16,10 @@ from .. import auth
 from ..capture import CONTROL_CHARS, phone_number, printable, strip, text
 from ..db import db
 from ..inbox import id_bound
-from ..models import (ROLES, Invite, Lead, PushSubscription, Route, Territory, TerritoryRep, User,
-                      utcnow)
+from ..models import (MAX_ID, ROLES, Invite, Lead, PushSubscription, Route, Territory,
+                      TerritoryRep, User, utcnow)
 from ..models.leads import OPEN_STATUSES
+from ..params import query_int
 from .base import get_or_404, no_store, record
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -189,8 +190,6 @@ def page_after(query, after_id):
 def index():
     """Every user by name: search by name or email, filter by role and status."""
     filters = {name: request.args.get(name, "")[:100] for name in ("q", "role", "status")}
-    from ..models import MAX_ID
-    from ..params import query_int
     after = query_int("after", None, 0, MAX_ID)
     users, next_after = page_after(matching_users(**filters), id_bound(after or 0))
     return render_template("admin/users.html", users=users, next_after=next_after,
